@@ -1,0 +1,164 @@
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+
+class Collection(models.Model):
+    name = models.CharField(_("name"), max_length=200, unique=True)
+    institution = models.CharField(_("institution / owner"), max_length=300, blank=True)
+    description = models.TextField(_("description"), blank=True)
+    default_rights = models.TextField(_("default rights / licence"), blank=True)
+    default_credit_line = models.CharField(_("default credit line"), max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("collection")
+        verbose_name_plural = _("collections")
+        permissions = [
+            ("import_images", "Can create collections and import images"),
+            ("review_pairs", "Can work the review queue"),
+            ("supervise", "Can audit, revert and export decisions"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    def get_absolute_url(self):
+        return reverse("catalogue-collection", args=[self.pk])
+
+
+class CatalogueRecord(models.Model):
+    class Status(models.TextChoices):
+        ACTIVE = "active", _("active")
+        SUPERSEDED = "superseded", _("superseded")
+
+    collection = models.ForeignKey(Collection, on_delete=models.PROTECT, related_name="records")
+    catalogue_number = models.CharField(_("catalogue number"), max_length=300)
+    title = models.CharField(_("title"), max_length=1000, blank=True)
+    creator = models.CharField(_("creator"), max_length=500, blank=True)
+    date_text = models.CharField(_("date"), max_length=200, blank=True)
+    rights = models.TextField(_("rights / licence"), blank=True)
+    credit_line = models.CharField(_("credit line"), max_length=1000, blank=True)
+    source = models.TextField(_("source / provenance"), blank=True)
+    metadata = models.JSONField(_("other metadata"), default=dict, blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE)
+    # Set when a decision supersedes this record; its catalogue number keeps resolving through it.
+    master = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="superseded_records"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["collection", "catalogue_number"]
+        verbose_name = _("catalogue record")
+        verbose_name_plural = _("catalogue records")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["collection", "catalogue_number"], name="unique_number_per_collection"
+            )
+        ]
+        indexes = [models.Index(fields=["catalogue_number"])]
+
+    def __str__(self):
+        return f"{self.catalogue_number} ({self.collection})"
+
+    def get_absolute_url(self):
+        return reverse("catalogue-record", args=[self.pk])
+
+    def resolve(self):
+        """The record this one's catalogue number resolves to: itself, or its master's master."""
+        record, seen = self, {self.pk}
+        while record.master_id and record.master_id not in seen:
+            seen.add(record.master_id)
+            record = record.master
+        return record
+
+
+class ImportBatch(models.Model):
+    class Source(models.TextChoices):
+        UPLOAD = "upload", _("browser upload")
+        FOLDER = "folder", _("server folder")
+        ZIP = "zip", _("zip archive")
+
+    collection = models.ForeignKey(Collection, on_delete=models.PROTECT, related_name="imports")
+    source = models.CharField(max_length=20, choices=Source.choices)
+    root = models.CharField(_("imported from"), max_length=1000, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    stored = models.PositiveIntegerField(default=0)
+    skipped = models.PositiveIntegerField(default=0)
+    rejected = models.PositiveIntegerField(default=0)
+    manifest_name = models.CharField(max_length=500, blank=True)
+    # Messages about the manifest as a whole (encoding used, unknown file names, bad rows).
+    manifest_messages = models.JSONField(default=list, blank=True)
+    # One entry per file: {"path", "status", "message"}. Command imports keep only the problems.
+    results = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        verbose_name = _("import")
+        verbose_name_plural = _("imports")
+
+    def __str__(self):
+        return f"{self.get_source_display()} → {self.collection} ({self.started_at:%Y-%m-%d %H:%M})"
+
+    def get_absolute_url(self):
+        return reverse("catalogue-import", args=[self.pk])
+
+
+class ImageFile(models.Model):
+    class State(models.TextChoices):
+        PENDING = "pending", _("waiting for fingerprint")
+        READY = "ready", _("fingerprinted")
+        FAILED = "failed", _("failed")
+
+    record = models.ForeignKey(CatalogueRecord, on_delete=models.PROTECT, related_name="images")
+    collection = models.ForeignKey(Collection, on_delete=models.PROTECT, related_name="images")
+    import_batch = models.ForeignKey(
+        ImportBatch, null=True, blank=True, on_delete=models.SET_NULL, related_name="images"
+    )
+    # Content-addressed: originals/ab/cd/<sha256>. A byte-identical file is stored once.
+    storage_key = models.CharField(max_length=400)
+    original_filename = models.CharField(_("file name"), max_length=500)
+    source_path = models.CharField(_("path as imported"), max_length=1000)
+    size = models.BigIntegerField(_("file size"))
+    sha256 = models.CharField(max_length=64, db_index=True)
+    format = models.CharField(max_length=20)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    mode = models.CharField(_("colour mode"), max_length=20)
+    icc_profile = models.CharField(_("colour profile"), max_length=300, blank=True)
+    state = models.CharField(max_length=20, choices=State.choices, default=State.PENDING, db_index=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["collection", "source_path"]
+        verbose_name = _("image file")
+        verbose_name_plural = _("image files")
+        constraints = [
+            models.UniqueConstraint(fields=["collection", "source_path"], name="unique_path_per_collection")
+        ]
+
+    def __str__(self):
+        return self.source_path
+
+    def get_absolute_url(self):
+        return reverse("catalogue-image-original", args=[self.pk])
+
+
+class Profile(models.Model):
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile")
+    language = models.CharField(max_length=10, choices=settings.LANGUAGES, blank=True)
+
+    def __str__(self):
+        return f"{self.user} ({self.language or 'default'})"

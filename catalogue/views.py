@@ -1,0 +1,201 @@
+import mimetypes
+import zipfile
+from urllib.parse import quote
+
+from django import forms
+from django.conf import settings
+from django.contrib import messages
+from django.core.files.storage import default_storage
+from django.db.models import Count, Q
+from django.http import FileResponse, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from . import manifest as manifest_module
+from .importing import Importer, import_zip
+from .middleware import SESSION_KEY
+from .models import CatalogueRecord, Collection, ImageFile, ImportBatch, Profile
+from .roles import IMPORT, VIEW, permission_required
+
+_CONTENT_TYPES = {"JPEG": "image/jpeg", "MPO": "image/jpeg", "JPEG2000": "image/jp2", "TIFF": "image/tiff"}
+
+
+class CollectionForm(forms.ModelForm):
+    class Meta:
+        model = Collection
+        fields = ["name", "institution", "description", "default_rights", "default_credit_line"]
+
+
+def _get_collection(pk):
+    return get_object_or_404(Collection, pk=pk)
+
+
+@permission_required(VIEW)
+def collection_list(request):
+    collections = Collection.objects.annotate(
+        image_count=Count("images"),
+        record_count=Count("records", distinct=True),
+    )
+    return render(request, "catalogue/collection_list.html", {"collections": collections})
+
+
+@permission_required(IMPORT)
+def collection_new(request):
+    form = CollectionForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        collection = form.save(commit=False)
+        collection.created_by = request.user
+        collection.save()
+        messages.success(request, _("Collection created. Now bring its images in."))
+        return redirect("catalogue-upload", collection.pk)
+    return render(request, "catalogue/collection_form.html", {"form": form})
+
+
+def _progress(collection):
+    counts = dict(
+        collection.images.values_list("state").annotate(n=Count("id")).order_by().values_list("state", "n")
+    )
+    total = sum(counts.values())
+    done = counts.get(ImageFile.State.READY, 0)
+    failed = counts.get(ImageFile.State.FAILED, 0)
+    return {
+        "total": total,
+        "done": done,
+        "failed": failed,
+        "pending": total - done - failed,
+        "percent": round(100 * (done + failed) / total) if total else 100,
+    }
+
+
+@permission_required(VIEW)
+def collection_detail(request, pk):
+    collection = _get_collection(pk)
+    context = {
+        "collection": collection,
+        "progress": _progress(collection),
+        "imports": collection.imports.all()[:20],
+        "records": collection.records.order_by("catalogue_number")[:50],
+    }
+    return render(request, "catalogue/collection_detail.html", context)
+
+
+@permission_required(VIEW)
+def collection_progress(request, pk):
+    collection = _get_collection(pk)
+    return render(
+        request, "catalogue/_progress.html", {"collection": collection, "progress": _progress(collection)}
+    )
+
+
+@permission_required(IMPORT)
+def upload(request, pk):
+    collection = _get_collection(pk)
+    if request.method != "POST":
+        return render(request, "catalogue/upload.html", {"collection": collection})
+    if int(request.META.get("CONTENT_LENGTH") or 0) > settings.MASTERCOPY_MAX_UPLOAD_BYTES:
+        limit = settings.MASTERCOPY_MAX_UPLOAD_BYTES / 1e9
+        return _upload_error(
+            request, collection, _("The upload is larger than %(limit).1f GB.") % {"limit": limit}, 413
+        )
+    files = request.FILES.getlist("files")
+    if not files:
+        return _upload_error(request, collection, _("Choose at least one image or zip archive."), 400)
+    manifest = None
+    if request.FILES.get("manifest"):
+        try:
+            manifest = manifest_module.parse(
+                request.FILES["manifest"].read(), request.POST.get("manifest_encoding") or None
+            )
+        except manifest_module.ManifestError as exc:
+            message = _("Manifest refused, nothing was imported: %(reason)s") % {"reason": exc}
+            return _upload_error(request, collection, message, 400)
+    batch = _import_uploads(request, collection, files, manifest)
+    if request.headers.get("Accept") == "application/json":
+        return JsonResponse({"redirect": batch.get_absolute_url()})
+    return redirect(batch)
+
+
+def _import_uploads(request, collection, files, manifest):
+    importer = Importer(collection, source=ImportBatch.Source.UPLOAD, user=request.user, manifest=manifest)
+    if manifest:
+        importer.batch.manifest_name = request.FILES["manifest"].name[:500]
+    for uploaded in files:
+        if uploaded.name.lower().endswith(".zip") or zipfile.is_zipfile(uploaded.file):
+            import_zip(importer, uploaded.file)
+        else:
+            importer.add(uploaded.name, uploaded.file)
+    return importer.finish()
+
+
+def _upload_error(request, collection, message, status):
+    if request.headers.get("Accept") == "application/json":
+        return JsonResponse({"error": message}, status=status)
+    return render(
+        request, "catalogue/upload.html", {"collection": collection, "error": message}, status=status
+    )
+
+
+@permission_required(VIEW)
+def import_detail(request, pk):
+    batch = get_object_or_404(ImportBatch.objects.select_related("collection"), pk=pk)
+    status = request.GET.get("status")
+    results = [r for r in batch.results if r["status"] == status] if status else batch.results
+    return render(request, "catalogue/import_detail.html", {"batch": batch, "results": results})
+
+
+@permission_required(VIEW)
+def record_detail(request, pk):
+    record = get_object_or_404(CatalogueRecord.objects.select_related("collection", "master"), pk=pk)
+    context = {
+        "record": record,
+        "resolved": record.resolve(),
+        "images": record.images.all(),
+        "superseded": record.superseded_records.all(),
+    }
+    return render(request, "catalogue/record_detail.html", context)
+
+
+@permission_required(VIEW)
+def search(request):
+    query = request.GET.get("q", "").strip()
+    records = CatalogueRecord.objects.none()
+    if query:
+        records = (
+            CatalogueRecord.objects.filter(
+                Q(catalogue_number__icontains=query) | Q(title__icontains=query) | Q(creator__icontains=query)
+            )
+            .select_related("collection", "master")
+            .order_by("collection__name", "catalogue_number")[:200]
+        )
+    return render(request, "catalogue/search.html", {"query": query, "records": records})
+
+
+@permission_required(VIEW)
+def image_original(request, pk):
+    image = get_object_or_404(ImageFile, pk=pk)
+    content_type = _CONTENT_TYPES.get(image.format) or mimetypes.types_map.get(
+        "." + image.format.lower(), "application/octet-stream"
+    )
+    response = FileResponse(default_storage.open(image.storage_key, "rb"), content_type=content_type)
+    response["Content-Disposition"] = f"inline; filename*=UTF-8''{quote(image.original_filename)}"
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+@require_POST
+def set_language(request):
+    language = request.POST.get("language", "")
+    if language not in dict(settings.LANGUAGES):
+        return HttpResponse(status=400)
+    if request.user.is_authenticated:
+        Profile.objects.update_or_create(user=request.user, defaults={"language": language})
+        request.session[SESSION_KEY] = language
+    target = request.POST.get("next") or "/"
+    if not url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
+        target = reverse("catalogue-collections")
+    response = redirect(target)
+    response.set_cookie(settings.LANGUAGE_COOKIE_NAME, language, samesite="Lax")
+    return response
