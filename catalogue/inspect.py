@@ -80,8 +80,8 @@ def _check(image, info, max_pixels):
     pixels = info.width * info.height
     if pixels > max_pixels:
         raise RejectedFile(
-            f"image is {info.width}×{info.height} = {pixels / 1e6:.0f} megapixels, above the limit of "
-            f"{max_pixels / 1e6:.0f} megapixels (MASTERCOPY_MAX_PIXELS): refused as a possible "
+            f"image is {info.width}×{info.height} = {pixels / 1e6:.3g} megapixels, above the limit of "
+            f"{max_pixels / 1e6:.3g} megapixels (MASTERCOPY_MAX_PIXELS): refused as a possible "
             "decompression bomb"
         )
 

@@ -69,7 +69,11 @@ class Manifest:
 
 
 def normalise_path(path):
-    return unicodedata.normalize("NFC", path.replace("\\", "/").strip().lstrip("./"))
+    """Forward slashes, NFC (macOS writes NFD names), no leading "./"; nothing else is changed."""
+    path = unicodedata.normalize("NFC", path.replace("\\", "/").strip())
+    while path.startswith("./"):
+        path = path[2:]
+    return path
 
 
 def _column(name):

@@ -14,6 +14,8 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from dedup.fingerprinting import progress as _progress
+
 from . import manifest as manifest_module
 from .importing import Importer, import_zip
 from .middleware import SESSION_KEY
@@ -52,22 +54,6 @@ def collection_new(request):
         messages.success(request, _("Collection created. Now bring its images in."))
         return redirect("catalogue-upload", collection.pk)
     return render(request, "catalogue/collection_form.html", {"form": form})
-
-
-def _progress(collection):
-    counts = dict(
-        collection.images.values_list("state").annotate(n=Count("id")).order_by().values_list("state", "n")
-    )
-    total = sum(counts.values())
-    done = counts.get(ImageFile.State.READY, 0)
-    failed = counts.get(ImageFile.State.FAILED, 0)
-    return {
-        "total": total,
-        "done": done,
-        "failed": failed,
-        "pending": total - done - failed,
-        "percent": round(100 * (done + failed) / total) if total else 100,
-    }
 
 
 @permission_required(VIEW)

@@ -1,0 +1,165 @@
+"""Fingerprinting stored images: the work the Celery tasks and find_duplicates both run.
+
+ensure_fingerprints() computes only what is missing, so a task that runs twice, or dies half-way and
+is redelivered, ends in the same state: one Fingerprint per image, derivatives under keys derived
+from the original's SHA-256 (a rerun overwrites nothing and leaves no orphan files).
+"""
+
+import io
+import logging
+import time
+from datetime import timedelta
+
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.db.models import Count, Min
+from django.utils import timezone
+
+from catalogue.models import ImageFile
+
+from .models import Fingerprint, to_db
+from .signals import ImageDecodeError, compute_signals
+
+log = logging.getLogger(__name__)
+BATCH_SIZE = 200
+
+
+def pending_ids(collection=None):
+    images = ImageFile.objects.filter(state=ImageFile.State.PENDING)
+    if collection is not None:
+        images = images.filter(collection=collection)
+    return list(images.order_by("pk").values_list("pk", flat=True))
+
+
+def batches(ids, size=BATCH_SIZE):
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
+
+
+def ensure_fingerprints(image_ids, on_progress=None):
+    """Fingerprint those of image_ids that still wait; returns (done, failed) counts for this call."""
+    done = failed = 0
+    images = ImageFile.objects.filter(pk__in=image_ids, state=ImageFile.State.PENDING).order_by("pk")
+    for image in images:
+        if fingerprint_image(image):
+            done += 1
+        else:
+            failed += 1
+        if on_progress:
+            on_progress()
+    return done, failed
+
+
+def fingerprint_image(image):
+    """Compute and save one image's fingerprint; False when the file itself is bad (marked failed).
+
+    Storage errors (OSError) propagate: they are transient, and the task retries the batch.
+    """
+    started = time.perf_counter()
+    with default_storage.open(image.storage_key, "rb") as stored:
+        data = io.BytesIO(stored.read())
+    try:
+        signals, preview, thumbnail = compute_signals(data)
+    except ImageDecodeError as exc:
+        _mark_failed(image, str(exc))
+        return False
+    except MemoryError:
+        _mark_failed(image, "the image is too large to decode with the memory available")
+        return False
+    keys = _save_derivatives(image.sha256, preview, thumbnail)
+    with transaction.atomic():
+        locked = ImageFile.objects.select_for_update().get(pk=image.pk)
+        if locked.state != ImageFile.State.PENDING:
+            return True  # another worker finished it first
+        Fingerprint.objects.update_or_create(
+            image=locked, defaults=_fields(signals, keys, time.perf_counter() - started)
+        )
+        locked.state, locked.last_error = ImageFile.State.READY, ""
+        locked.save(update_fields=["state", "last_error"])
+    return True
+
+
+def _mark_failed(image, message):
+    log.warning("fingerprint failed for image %s (%s): %s", image.pk, image.source_path, message)
+    ImageFile.objects.filter(pk=image.pk, state=ImageFile.State.PENDING).update(
+        state=ImageFile.State.FAILED, last_error=message[:2000]
+    )
+
+
+def derivative_key(sha, kind):
+    return f"derivatives/{sha[:2]}/{sha[2:4]}/{sha}/{kind}.jpg"
+
+
+def _save_derivatives(sha, preview, thumbnail):
+    keys = {}
+    for kind, data in (("preview", preview), ("thumbnail", thumbnail)):
+        if data is None:
+            keys[kind] = ""
+            continue
+        key = derivative_key(sha, kind)
+        if not default_storage.exists(key):
+            saved = default_storage.save(key, ContentFile(data))
+            if saved != key:  # a concurrent worker wrote the same derivative: keep one copy
+                default_storage.delete(saved)
+        keys[kind] = key
+    return keys
+
+
+def _hex(codes):
+    return [f"{code:016x}" for code in codes]
+
+
+def _fields(s, keys, seconds):
+    return {
+        "phash": to_db(s.phash),
+        "dhash": to_db(s.dhash),
+        "colorhash": s.colorhash or "",
+        "orient_phashes": _hex(s.orient_phashes),
+        "crop_hashes": _hex(s.crop_hashes),
+        "trimmed_phash": to_db(s.trimmed_phash),
+        "trim_box": list(s.trim_box) if s.trim_box else None,
+        "pixel_digest": s.pixel_digest or "",
+        "width": s.width,
+        "height": s.height,
+        "bit_depth": s.bit_depth,
+        "dpi": list(s.dpi) if s.dpi else None,
+        "exif_datetime": (s.exif_datetime or "")[:40],
+        "camera": (s.camera or "")[:200],
+        "exif_orientation": s.exif_orientation or 1,
+        "frames": s.frames or 1,
+        "notes": list(s.notes),
+        "preview_key": keys["preview"],
+        "thumbnail_key": keys["thumbnail"],
+        "seconds": seconds,
+    }
+
+
+def progress(collection, window_seconds=120):
+    """Done / total / failed, images per second over the last window, and the ETA in seconds."""
+    counts = dict(
+        ImageFile.objects.filter(collection=collection)
+        .values_list("state")
+        .annotate(n=Count("id"))
+        .order_by()
+        .values_list("state", "n")
+    )
+    total = sum(counts.values())
+    done = counts.get(ImageFile.State.READY, 0)
+    failed = counts.get(ImageFile.State.FAILED, 0)
+    pending = total - done - failed
+    since = timezone.now() - timedelta(seconds=window_seconds)
+    recent = Fingerprint.objects.filter(image__collection=collection, computed_at__gte=since).aggregate(
+        n=Count("pk"), first=Min("computed_at")
+    )
+    elapsed = (timezone.now() - recent["first"]).total_seconds() if recent["first"] else 0
+    rate = recent["n"] / max(elapsed, 1.0) if recent["n"] > 1 else 0.0
+    return {
+        "total": total,
+        "done": done,
+        "failed": failed,
+        "pending": pending,
+        "percent": round(100 * (done + failed) / total) if total else 100,
+        "rate": round(rate, 1),
+        "eta_seconds": round(pending / rate) if rate and pending else None,
+    }
