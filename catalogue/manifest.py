@@ -88,7 +88,10 @@ def decode(data, encoding=None):
         except (LookupError, UnicodeDecodeError) as exc:
             raise ManifestError(f"the manifest cannot be read as {encoding}: {exc}")
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16"), "utf-16"
+        try:
+            return data.decode("utf-16"), "utf-16"
+        except UnicodeDecodeError as exc:
+            raise ManifestError(f"the manifest starts like UTF-16 but is not valid UTF-16: {exc.reason}")
     try:
         return data.decode("utf-8-sig"), "utf-8"
     except UnicodeDecodeError as utf8_error:

@@ -32,9 +32,17 @@ def tcp_open(url, default_port):
         return False
 
 
+def _django_loaded(request):
+    # The pure-Python cores' tests also run with `-p no:django`; then there is nothing to configure.
+    return request.config.pluginmanager.hasplugin("django")
+
+
 @pytest.fixture(autouse=True)
-def _storage(settings, tmp_path):
+def _storage(request, tmp_path):
     """Every test stores originals and derivatives in its own folder."""
+    if not _django_loaded(request):
+        return None
+    settings = request.getfixturevalue("settings")
     settings.STORAGES = {
         **settings.STORAGES,
         "default": {
@@ -48,6 +56,9 @@ def _storage(settings, tmp_path):
 @pytest.fixture(autouse=True)
 def _eager_celery(request):
     """In-process tests run tasks eagerly; integration tests talk to a real worker instead."""
+    if not _django_loaded(request):
+        yield
+        return
     from mastercopy.celery import app
 
     eager = request.node.get_closest_marker("integration") is None
