@@ -18,7 +18,9 @@ def from_db(value):
 class Fingerprint(models.Model):
     """Every signal of one image, from one decode. Written once per image (the primary key is the image)."""
 
-    image = models.OneToOneField(ImageFile, primary_key=True, on_delete=models.CASCADE, related_name="fingerprint")
+    image = models.OneToOneField(
+        ImageFile, primary_key=True, on_delete=models.CASCADE, related_name="fingerprint"
+    )
     # 64-bit hashes stored with their bits in a signed BIGINT (see to_db / from_db).
     phash = models.BigIntegerField(db_index=True)
     dhash = models.BigIntegerField()

@@ -10,11 +10,15 @@ def test_the_compose_file_is_valid_and_workers_can_scale(tmp_path):
     shutil.copy(REPO / "docker-compose.yml", tmp_path / "docker-compose.yml")
     shutil.copy(REPO / ".env.example", tmp_path / ".env")
 
-    result = subprocess.run(["docker-compose", "config"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        ["docker-compose", "config"], cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
 
     assert result.returncode == 0, result.stderr
     services = result.stdout.split("services:\n", 1)[1].split("\nversion:")[0]
     assert re.findall(r"^  (\w+):$", services, re.M) == ["db", "redis", "web", "worker"]
     worker = services.split("\n  worker:\n", 1)[1]
     assert "ports:" not in worker  # no fixed host port, so `--scale worker=N` works
-    assert "redis://redis:6379/0" in worker and "postgresql://mastercopy:change-me@db:5432/mastercopy" in worker
+    assert (
+        "redis://redis:6379/0" in worker and "postgresql://mastercopy:change-me@db:5432/mastercopy" in worker
+    )

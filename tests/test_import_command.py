@@ -105,7 +105,7 @@ def test_a_hostile_zip_writes_nothing_outside_the_storage(tmp_path, _storage):
         zf.writestr("ok/inside.jpg", jpeg_bytes())
         zf.writestr("__MACOSX/ok/._inside.jpg", b"resource fork")
         link = zipfile.ZipInfo("link.jpg")
-        link.external_attr = (0o120777 << 16)
+        link.external_attr = 0o120777 << 16
         zf.writestr(link, "/etc/passwd")
     before = set(os.listdir(tmp_path))
 

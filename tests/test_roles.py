@@ -38,7 +38,9 @@ def test_anonymous_visitors_are_sent_to_the_login_page(client, collection, image
 
 @pytest.mark.parametrize("persona", ["cataloguer", "supervisor"])
 @pytest.mark.django_db
-def test_cataloguers_and_supervisors_see_the_catalogue_but_cannot_import(client_for, collection, image, persona):
+def test_cataloguers_and_supervisors_see_the_catalogue_but_cannot_import(
+    client_for, collection, image, persona
+):
     client = client_for(persona)
     urls = pages(collection, image)
     for name in ("collections", "collection", "search", "original"):

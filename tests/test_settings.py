@@ -31,8 +31,13 @@ def test_check_deploy_passes_with_production_settings(tmp_path):
     key_file.write_text("k" * 20 + "-production-secret-key-with-enough-entropy-1234567890")
 
     result = manage(
-        "check", "--deploy", "--fail-level", "WARNING",
-        MASTERCOPY_DATA_DIR=str(tmp_path), SECRET_KEY_FILE=str(key_file), ALLOWED_HOSTS="archive.example.org",
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        MASTERCOPY_DATA_DIR=str(tmp_path),
+        SECRET_KEY_FILE=str(key_file),
+        ALLOWED_HOSTS="archive.example.org",
     )
 
     assert result.returncode == 0, result.stderr
@@ -45,18 +50,39 @@ def test_the_database_and_broker_default_to_zero_setup_and_follow_the_environmen
         "print(s.DATABASES['default']['ENGINE'], s.DATABASES['default']['NAME']);"
         "print(s.CELERY_BROKER_URL, s.STORAGES['default']['BACKEND'])"
     )
-    default = manage("shell", "-v", "0", "-c", code, DEBUG="1", MASTERCOPY_DATA_DIR=str(tmp_path),
-                     DATABASE_URL="", CELERY_BROKER_URL="")
+    default = manage(
+        "shell",
+        "-v",
+        "0",
+        "-c",
+        code,
+        DEBUG="1",
+        MASTERCOPY_DATA_DIR=str(tmp_path),
+        DATABASE_URL="",
+        CELERY_BROKER_URL="",
+    )
     configured = manage(
-        "shell", "-v", "0", "-c", code, DEBUG="1", MASTERCOPY_DATA_DIR=str(tmp_path),
-        DATABASE_URL="postgresql://u@db.example:5432/archive", CELERY_BROKER_URL="redis://cache:6379/1",
+        "shell",
+        "-v",
+        "0",
+        "-c",
+        code,
+        DEBUG="1",
+        MASTERCOPY_DATA_DIR=str(tmp_path),
+        DATABASE_URL="postgresql://u@db.example:5432/archive",
+        CELERY_BROKER_URL="redis://cache:6379/1",
         MASTERCOPY_S3_BUCKET="originals",
     )
 
     assert default.stdout.split() == [
-        "django.db.backends.sqlite3", str(tmp_path / "mastercopy.sqlite3"),
-        "filesystem://", "django.core.files.storage.FileSystemStorage",
+        "django.db.backends.sqlite3",
+        str(tmp_path / "mastercopy.sqlite3"),
+        "filesystem://",
+        "django.core.files.storage.FileSystemStorage",
     ], default.stderr
     assert configured.stdout.split() == [
-        "django.db.backends.postgresql", "archive", "redis://cache:6379/1", "storages.backends.s3.S3Storage",
+        "django.db.backends.postgresql",
+        "archive",
+        "redis://cache:6379/1",
+        "storages.backends.s3.S3Storage",
     ], configured.stderr

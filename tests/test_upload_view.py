@@ -59,7 +59,12 @@ def test_the_upload_answers_json_for_the_progress_script(client_for, collection)
 def test_duplicate_names_within_one_upload_keep_the_first(client_for, collection):
     client_for("administrator").post(
         reverse("catalogue-upload", args=[collection.pk]),
-        {"files": [upload("same.jpg", jpeg_bytes(color=(1, 1, 1))), upload("same.jpg", jpeg_bytes(color=(9, 9, 9)))]},
+        {
+            "files": [
+                upload("same.jpg", jpeg_bytes(color=(1, 1, 1))),
+                upload("same.jpg", jpeg_bytes(color=(9, 9, 9))),
+            ]
+        },
     )
 
     batch = ImportBatch.objects.get()

@@ -11,8 +11,21 @@ from catalogue.variants import make_variant
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff"}
 # What a newcomer should see in minutes: exact copies (settled automatically), near-duplicates (review
 # queue) and look-alikes (kept apart).
-DEMO_KINDS = ("identical", "pixel-identical-png", "resized", "recompressed", "colour-changed", "greyscale",
-              "rotated-90", "mirrored", "cropped", "bordered", "caption-strip", "skewed", "exif-rotated")
+DEMO_KINDS = (
+    "identical",
+    "pixel-identical-png",
+    "resized",
+    "recompressed",
+    "colour-changed",
+    "greyscale",
+    "rotated-90",
+    "mirrored",
+    "cropped",
+    "bordered",
+    "caption-strip",
+    "skewed",
+    "exif-rotated",
+)
 
 
 class Command(BaseCommand):
@@ -41,7 +54,9 @@ class Command(BaseCommand):
         variants = self._write(chosen, archive, mirror, rng)
         self.stdout.write(f"Wrote {len(chosen)} photos and {variants} variants under {root}")
         for folder, name in ((archive, "Demo archive"), (mirror, "Partner mirror")):
-            call_command("import_collection", str(folder), collection=name, stdout=self.stdout, stderr=self.stderr)
+            call_command(
+                "import_collection", str(folder), collection=name, stdout=self.stdout, stderr=self.stderr
+            )
         self.stdout.write(
             self.style.SUCCESS(
                 "Demo collections imported. The worker fingerprints them in the background; "

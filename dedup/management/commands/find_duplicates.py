@@ -21,8 +21,9 @@ class Command(BaseCommand):
                 raise CommandError(f"no collection named {options['collection']}")
         ids = pending_ids(collection)
         done = failed = 0
-        with tqdm(total=len(ids), unit="img", desc="fingerprints", disable=options["no_progress"],
-                  file=self.stderr) as bar:
+        with tqdm(
+            total=len(ids), unit="img", desc="fingerprints", disable=options["no_progress"], file=self.stderr
+        ) as bar:
             for chunk in batches(ids):
                 d, f = ensure_fingerprints(chunk, on_progress=bar.update)
                 done, failed = done + d, failed + f
