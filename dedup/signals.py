@@ -1,0 +1,608 @@
+"""Image-signal core: one decode per image -> metadata, perceptual hashes, preview and thumbnail.
+
+Plain Python (no Django). The task layer calls :func:`compute_signals` once per file and
+:func:`pixel_digest` only for candidate pairs (see "Exact pixel digest" below).
+
+Decoding
+    JPEGs are decoded with Pillow's ``draft()`` (libjpeg DCT scaling 1/2, 1/4, 1/8). Without derivatives we
+    draft like the bench floor (both sides >= 256 px). With derivatives we draft to the smallest scale whose
+    long side is >= ``PREVIEW_DRAFT_FRACTION * preview_px`` (0.8 -> 1280 px for the default 1600), so a
+    2,600 px scan decodes at 1/2 and gets a 1,300 px preview instead of paying a full-size decode (the
+    measured trade-off is in the bench docstring). Huge uncompressed TIFFs are decoded in row chunks and
+    box-reduced on the fly, so memory stays bounded (see :func:`_load_reduced`).
+    EXIF orientation is applied to the decoded image; 16-bit, CMYK (ICC -> sRGB), palette, alpha (composited
+    on white), 1-bit and multi-frame (first frame) inputs are normalised to 8-bit ``RGB`` or ``L`` and each
+    conversion is recorded in ``Signals.notes``.
+
+Hashes
+    ``phash``/``dhash`` are bit-identical to ``imagehash.phash``/``imagehash.dhash`` applied to the
+    normalised, oriented, decoded image, box-reduced by a power of two to a short side of 256-511 px
+    (:func:`decode_for_hashing` returns exactly that image). Because it comes from the draft-scaled decode,
+    hash-only and derivative runs of the same JPEG may differ by a few bits (the draft
+    scale differs); compare hashes with a Hamming threshold, never for equality across modes.
+    ``orient_phashes`` are the pHashes of the 8 dihedral orientations (``ORIENTATIONS`` order), derived from
+    the upright 32x32 DCT by sign flips and transposes (exact for flips of the DCT; they differ from
+    imagehash on the actually transposed image only through Pillow's 8-bit rounding between its two resize
+    passes, measured in tests/test_signals.py). ``crop_hashes`` are pHash-style codes of sub-regions
+    (``CROP_REGIONS``), ``colorhash`` is ``imagehash.colorhash`` (binbits=3) of a 64x64 box-reduced copy.
+
+Exact pixel digest: lazy
+    Computing the full-resolution digest inside compute_signals would force a full-size decode of every JPEG
+    (no draft). On the bench corpus (300 JPEGs, 4.5 MP mean) pixel_digest alone runs at ~PIXEL_DIGEST_RATE
+    while compute_signals(derivatives=False) runs at ~SIGNALS_RATE, so an eager digest would cut throughput
+    several-fold for a value needed only by pairs whose size and hashes already agree (a tiny fraction).
+    Hence ``want_pixel_digest`` defaults to False and the task layer calls pixel_digest() for candidates.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+import imagehash
+import numpy as np
+import scipy.fftpack
+from PIL import Image, ImageCms, UnidentifiedImageError
+
+__all__ = [
+    "CROP_REGIONS",
+    "ORIENTATIONS",
+    "ImageDecodeError",
+    "Signals",
+    "compute_signals",
+    "decode_for_hashing",
+    "hamming",
+    "pixel_digest",
+]
+
+MAX_PIXELS = 1_000_000_000  # archive scans legitimately exceed Pillow's 89 MP bomb limit
+HASH_MIN_SIDE = 256  # draft target without derivatives: same as the bench floor draft("RGB", (256, 256))
+PREVIEW_DRAFT_FRACTION = 0.8
+CHUNK_BYTES = 64 * 1024 * 1024  # decoded bytes per row chunk for huge strip TIFFs
+REDUCE_ABOVE_PIXELS = 40_000_000  # above this, non-JPEG images are box-reduced while decoding
+PREVIEW_QUALITY = 85
+THUMB_QUALITY = 80
+WHITE = 255
+
+T = Image.Transpose
+ORIENTATIONS: tuple[T | None, ...] = (
+    None, T.FLIP_LEFT_RIGHT, T.FLIP_TOP_BOTTOM, T.ROTATE_90,
+    T.ROTATE_180, T.ROTATE_270, T.TRANSPOSE, T.TRANSVERSE,
+)
+# EXIF orientation tag -> the transpose that makes the stored pixels upright.
+_EXIF_TRANSPOSE = {2: T.FLIP_LEFT_RIGHT, 3: T.ROTATE_180, 4: T.FLIP_TOP_BOTTOM, 5: T.TRANSPOSE,
+                   6: T.ROTATE_270, 7: T.TRANSVERSE, 8: T.ROTATE_90}
+
+# (x0, y0, x1, y1) fractions of the upright image; chosen by tools measured in bench (see report).
+CROP_REGIONS: tuple[tuple[float, float, float, float], ...] = tuple(
+    (ax * (1 - s), ay * (1 - s), ax * (1 - s) + s, ay * (1 - s) + s)
+    for s in (0.85, 0.7)
+    for ax, ay in ((0.5, 0.5), (0, 0), (1, 0), (0, 1), (1, 1))
+)
+
+
+class ImageDecodeError(Exception):
+    """Corrupt, truncated, empty or unsupported file; ``str(e)`` is a human-readable message."""
+
+
+@dataclass
+class Signals:
+    width: int
+    height: int
+    format: str
+    mode: str
+    bit_depth: int
+    icc_description: str
+    dpi: tuple[float, float] | None
+    exif_datetime: str | None
+    camera: str | None
+    exif_orientation: int
+    frames: int
+    notes: list[str] = field(default_factory=list)
+    phash: int = 0
+    dhash: int = 0
+    colorhash: str = ""
+    orient_phashes: list[int] = field(default_factory=list)
+    trim_box: tuple[float, float, float, float] | None = None
+    trimmed_phash: int | None = None
+    crop_hashes: list[int] = field(default_factory=list)
+    pixel_digest: str | None = None
+
+
+def hamming(a: int, b: int) -> int:
+    return (a ^ b).bit_count()
+
+
+# --------------------------------------------------------------------------- opening
+
+_OPEN_LOCK = threading.Lock()
+
+
+def _name(source) -> str:
+    if isinstance(source, str | os.PathLike):
+        return os.fspath(source)
+    return getattr(source, "name", "<stream>")
+
+
+def _open(source: str | os.PathLike | BinaryIO) -> Image.Image:
+    """Image.open with clear errors and our own pixel limit instead of Pillow's global bomb check."""
+    name = _name(source)
+    if isinstance(source, str | os.PathLike):
+        try:
+            if os.path.getsize(source) == 0:
+                raise ImageDecodeError(f"{name}: empty file (0 bytes)")
+        except OSError as exc:
+            raise ImageDecodeError(f"{name}: cannot read file ({exc.strerror or exc})")
+    # Pillow's limit is process-global; lift it only around open() (the Celery workers are single-threaded).
+    with _OPEN_LOCK:
+        saved, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+        try:
+            im = Image.open(source)
+        except UnidentifiedImageError:
+            raise ImageDecodeError(f"{name}: not an image, or an image format Pillow cannot read")
+        except (OSError, SyntaxError, ValueError) as exc:
+            raise ImageDecodeError(f"{name}: unreadable image header ({exc})")
+        finally:
+            Image.MAX_IMAGE_PIXELS = saved
+    if im.width * im.height > MAX_PIXELS:
+        raise ImageDecodeError(f"{name}: {im.width}x{im.height} exceeds the {MAX_PIXELS:,} pixel limit")
+    if im.width == 0 or im.height == 0:
+        raise ImageDecodeError(f"{name}: image has no pixels ({im.width}x{im.height})")
+    return im
+
+
+def _load(im: Image.Image, name: str) -> None:
+    try:
+        im.load()
+    except (OSError, SyntaxError, ValueError, EOFError, MemoryError) as exc:
+        msg = str(exc)
+        if "truncated" in msg or isinstance(exc, EOFError):
+            raise ImageDecodeError(f"{name}: truncated image data ({msg})")
+        raise ImageDecodeError(f"{name}: corrupt image data ({msg})")
+
+
+# --------------------------------------------------------------------------- metadata
+
+def _rawmode(im: Image.Image) -> str:
+    if not im.tile:
+        return ""
+    args = im.tile[0].args
+    return args if isinstance(args, str) else str(args[0]) if args else ""
+
+
+def _bit_depth(im: Image.Image) -> int:
+    if im.mode == "1":
+        return 1
+    if im.mode.startswith("I;16") or "16" in _rawmode(im):
+        return 16
+    if im.mode in ("I", "F"):
+        return 32
+    return 8
+
+
+def _icc_description(icc: bytes | None) -> str:
+    if not icc:
+        return ""
+    try:
+        return ImageCms.getProfileDescription(ImageCms.ImageCmsProfile(io.BytesIO(icc))).strip()
+    except (OSError, ImageCms.PyCMSError, TypeError):
+        return "(unreadable ICC profile)"
+
+
+def _clean(value) -> str | None:
+    if isinstance(value, bytes):
+        value = value.decode("latin-1", "replace")
+    if value is None:
+        return None
+    text = str(value).replace("\x00", "").strip()
+    return text or None
+
+
+def _exif_fields(im: Image.Image) -> tuple[int, str | None, str | None]:
+    try:
+        exif = im.getexif()
+        sub = exif.get_ifd(0x8769)
+    except Exception:  # noqa: BLE001 - malformed EXIF must never make an image unreadable
+        return 1, None, None
+    orientation = exif.get(0x0112, 1)
+    if not isinstance(orientation, int) or not 1 <= orientation <= 8:
+        orientation = 1
+    when = _clean(sub.get(0x9003)) or _clean(exif.get(0x0132))
+    make, model = _clean(exif.get(0x010F)), _clean(exif.get(0x0110))
+    if make and model and model.lower().startswith(make.lower()):
+        make = None  # "Canon Canon EOS 5D" reads badly
+    camera = " ".join(p for p in (make, model) if p) or None
+    return orientation, when, camera
+
+
+def _dpi(im: Image.Image) -> tuple[float, float] | None:
+    dpi = im.info.get("dpi")
+    try:
+        return (float(dpi[0]), float(dpi[1])) if dpi else None
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
+def _metadata(im: Image.Image) -> Signals:
+    bit_depth = _bit_depth(im)  # before getexif(): Pillow's PNG getexif() loads the image and drops .tile
+    orientation, when, camera = _exif_fields(im)
+    w, h = im.size
+    if orientation >= 5:
+        w, h = h, w
+    return Signals(
+        width=w, height=h, format=im.format or "", mode=im.mode, bit_depth=bit_depth,
+        icc_description=_icc_description(im.info.get("icc_profile")), dpi=_dpi(im),
+        exif_datetime=when, camera=camera, exif_orientation=orientation,
+        frames=int(getattr(im, "n_frames", 1) or 1),
+    )
+
+
+# --------------------------------------------------------------------------- decoding
+
+def _draft(im: Image.Image, min_side: int | None, min_long: int | None) -> None:
+    """Ask libjpeg for the smallest DCT scale that keeps the requested size (no-op for other formats)."""
+    if im.format != "JPEG":
+        return
+    w, h = im.size
+    if min_long:
+        k = max(w, h) / min_long
+        req = (max(1, int(w / k)), max(1, int(h / k)))
+    else:
+        req = (min_side, min_side)
+    im.draft("RGB", req)
+
+
+def _reduce_factor(size: tuple[int, int], min_side: int, min_long: int | None) -> int:
+    return max(1, max(size) // min_long if min_long else min(size) // min_side)
+
+
+def _raw_row_chunks(im: Image.Image) -> list[list] | None:
+    """Group an uncompressed strip TIFF's tiles into full-width row chunks of ~CHUNK_BYTES, or None."""
+    if im.format != "TIFF" or not im.tile or any(t.codec_name != "raw" for t in im.tile):
+        return None
+    if any(t.extents[0] != 0 or t.extents[2] != im.width for t in im.tile):
+        return None
+    bpp = {"L": 1, "P": 1, "RGB": 3, "RGBA": 4, "CMYK": 4, "LA": 2, "I;16": 2}.get(im.mode)
+    if bpp is None:
+        return None
+    row_bytes = im.width * bpp
+    rows_per_chunk = max(1, CHUNK_BYTES // row_bytes)
+    pieces = []
+    for t in sorted(im.tile, key=lambda t: t.extents[1]):
+        y0, y1 = t.extents[1], t.extents[3]
+        stride = t.args[1] if len(t.args) > 1 and t.args[1] else row_bytes
+        for y in range(y0, y1, rows_per_chunk):
+            rows = min(rows_per_chunk, y1 - y)
+            pieces.append(t._replace(extents=(0, y, im.width, y + rows), offset=t.offset + (y - y0) * stride))
+    chunks: list[list] = [[]]
+    for piece in pieces:
+        if chunks[-1] and piece.extents[3] - chunks[-1][0].extents[1] > rows_per_chunk:
+            chunks.append([])
+        chunks[-1].append(piece)
+    return chunks
+
+
+def _iter_row_chunks(source, chunks: list[list]) -> Iterator[Image.Image]:
+    """Decode the given row chunks one at a time (memory = one chunk), re-opening for each chunk."""
+    for chunk in chunks:
+        if hasattr(source, "seek"):
+            source.seek(0)
+        part = _open(source)
+        y0 = chunk[0].extents[1]
+        y1 = chunk[-1].extents[3]
+        part._size = (part.width, y1 - y0)
+        part.tile = [t._replace(extents=(0, t.extents[1] - y0, part.width, t.extents[3] - y0)) for t in chunk]
+        _load(part, _name(source))
+        yield part
+
+
+def _load_reduced(im: Image.Image, source, min_side: int, min_long: int | None) -> Image.Image:
+    """Decode a huge image reduced by an integer box factor; chunked (bounded memory) when the file allows."""
+    k = _reduce_factor(im.size, min_side, min_long)
+    chunks = _raw_row_chunks(im) if k > 1 else None
+    if chunks is None:
+        _load(im, _name(source))
+        return im.reduce(k) if k > 1 and im.mode not in ("P", "1") else im
+    out = Image.new(im.mode if im.mode != "1" else "L", (-(-im.width // k), -(-im.height // k)))
+    carry: Image.Image | None = None
+    y_out = 0
+    for part in _iter_row_chunks(source, chunks):
+        part = part.convert("L") if part.mode == "1" else part
+        if carry is not None:
+            part = _vstack(carry, part)
+        usable = part.height - part.height % k
+        if usable:
+            small = part.crop((0, 0, part.width, usable)).reduce(k)
+            out.paste(small, (0, y_out))
+            y_out += small.height
+        carry = part.crop((0, usable, part.width, part.height)) if usable < part.height else None
+    if carry is not None:
+        out.paste(carry.reduce(k), (0, y_out))
+    out.info = im.info
+    return out
+
+
+def _vstack(a: Image.Image, b: Image.Image) -> Image.Image:
+    out = Image.new(a.mode, (a.width, a.height + b.height))
+    out.paste(a, (0, 0))
+    out.paste(b, (0, a.height))
+    return out
+
+
+def _sixteen_to_eight(im: Image.Image) -> Image.Image:
+    arr = np.asarray(im)
+    if im.mode == "F":
+        return Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))
+    if im.mode == "I" and arr.max(initial=0) <= 255:
+        return Image.fromarray(arr.astype(np.uint8))
+    return Image.fromarray((np.clip(arr, 0, 65535) >> 8).astype(np.uint8))
+
+
+def _cmyk_to_rgb(im: Image.Image, icc: bytes | None, notes: list[str]) -> Image.Image:
+    if icc:
+        try:
+            src = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+            out = ImageCms.profileToProfile(im, src, ImageCms.createProfile("sRGB"), outputMode="RGB")
+            notes.append("CMYK converted to sRGB via ICC profile")
+            return out
+        except (OSError, ImageCms.PyCMSError) as exc:
+            notes.append(f"CMYK ICC profile unusable ({exc}); naive CMYK->RGB")
+            return im.convert("RGB")
+    notes.append("CMYK without ICC profile: naive CMYK->RGB")
+    return im.convert("RGB")
+
+
+def _composite_on_white(im: Image.Image, notes: list[str]) -> Image.Image:
+    target = "L" if im.mode in ("LA", "La") else "RGB"
+    rgba = im.convert("LA" if target == "L" else "RGBA")
+    alpha = rgba.getchannel("A")
+    base = Image.new(target, im.size, WHITE if target == "L" else (WHITE,) * 3)
+    base.paste(rgba.convert(target), mask=alpha)
+    if alpha.getextrema()[0] < 255:
+        notes.append("alpha composited on white")
+    return base
+
+
+def _normalise(im: Image.Image, notes: list[str]) -> Image.Image:
+    """Return an 8-bit RGB or L image; record every lossy or interpretive step in notes."""
+    mode = im.mode
+    if mode in ("RGB", "L"):
+        return im
+    if mode == "1":
+        return im.convert("L")
+    if mode.startswith("I") or mode == "F":
+        notes.append("16-bit reduced to 8-bit" if mode.startswith("I;16") or mode == "I" else "float reduced")
+        return _sixteen_to_eight(im)
+    if mode == "CMYK":
+        return _cmyk_to_rgb(im, im.info.get("icc_profile"), notes)
+    if mode == "P":
+        if "transparency" in im.info:
+            return _composite_on_white(im.convert("RGBA"), notes)
+        return im.convert("RGB")
+    if mode in ("RGBA", "LA", "La", "RGBa", "PA"):
+        return _composite_on_white(im, notes)
+    return im.convert("RGB")
+
+
+def _decode(source, *, min_side: int, min_long: int | None) -> tuple[Signals, Image.Image]:
+    im = _open(source)
+    sig = _metadata(im)
+    if sig.bit_depth == 16 and not im.mode.startswith("I"):
+        sig.notes.append("16-bit reduced to 8-bit")  # Pillow reads 48-bit RGB as 8-bit RGB
+    if sig.frames > 1:
+        sig.notes.append(f"multi-frame: first of {sig.frames} used")
+    _draft(im, min_side, min_long)
+    if im.format != "JPEG" and im.width * im.height > REDUCE_ABOVE_PIXELS:
+        decoded = _load_reduced(im, source, min_side, min_long)
+    else:
+        _load(im, _name(source))
+        decoded = im
+    img = _normalise(decoded, sig.notes)
+    op = _EXIF_TRANSPOSE.get(sig.exif_orientation)
+    return sig, img.transpose(op) if op is not None else img
+
+
+def _hash_image(img: Image.Image) -> Image.Image:
+    """Box-reduce by a power of two until the short side is < 2*HASH_MIN_SIDE.
+
+    Hashing a ~256-511 px image keeps imagehash's Lanczos resizes cheap, and it makes the hash-only decode
+    (libjpeg 1/4 or 1/8 scale) and the derivatives decode (1/1 or 1/2 scale, then reduced) nearly the same.
+    """
+    f = 1
+    while min(img.size) // (2 * f) >= HASH_MIN_SIDE:
+        f *= 2
+    return img.reduce(f) if f > 1 else img
+
+
+def decode_for_hashing(source, *, derivatives: bool = False, preview_px: int = 1600) -> Image.Image:
+    """The exact RGB/L image compute_signals hashes (for tests and debugging)."""
+    min_long = int(preview_px * PREVIEW_DRAFT_FRACTION) if derivatives else None
+    return _hash_image(_decode(source, min_side=HASH_MIN_SIDE, min_long=min_long)[1])
+
+
+# --------------------------------------------------------------------------- hashing
+
+_DCT32 = scipy.fftpack.dct(np.eye(32), axis=0)  # rows: scipy's unnormalised DCT-II basis
+_D8 = _DCT32[:8]
+_BIT_WEIGHTS = (1 << np.arange(63, -1, -1, dtype=np.uint64)).astype(np.uint64)
+
+
+def _bits_to_int(bits: np.ndarray) -> int:
+    """Row-major bool array of 64 -> int, the same bit order as int(str(imagehash.ImageHash), 16)."""
+    return int(np.bitwise_or.reduce(np.where(bits.reshape(-1), _BIT_WEIGHTS, np.uint64(0))))
+
+
+def _dct_low(grey: Image.Image) -> np.ndarray:
+    pixels = np.asarray(grey.resize((32, 32), Image.Resampling.LANCZOS))
+    return scipy.fftpack.dct(scipy.fftpack.dct(pixels, axis=0), axis=1)[:8, :8]
+
+
+def _phash_from_low(low: np.ndarray) -> int:
+    return _bits_to_int(low > np.median(low))
+
+
+_SIGN = (-1.0) ** np.arange(8)
+_ROW_SIGN = _SIGN[:, None] * np.ones((1, 8))  # flip top-bottom negates odd vertical frequencies
+_COL_SIGN = np.ones((8, 1)) * _SIGN[None, :]  # flip left-right negates odd horizontal frequencies
+
+
+def _orient_lows(low: np.ndarray) -> list[np.ndarray]:
+    """8x8 low DCT blocks of the ORIENTATIONS transposes, derived from the upright block."""
+    lr, tb = low * _COL_SIGN, low * _ROW_SIGN
+    r180 = low * _ROW_SIGN * _COL_SIGN
+    # ROTATE_90 (ccw) = flip_tb(transpose); ROTATE_270 = flip_lr(transpose); TRANSVERSE = rot180(transpose)
+    tr = low.T
+    return [low, lr, tb, tr * _ROW_SIGN, r180, tr * _COL_SIGN, tr, tr * _ROW_SIGN * _COL_SIGN]
+
+
+def _dhash(grey: Image.Image) -> int:
+    pixels = np.asarray(grey.resize((9, 8), Image.Resampling.LANCZOS))
+    return _bits_to_int(pixels[:, 1:] > pixels[:, :-1])
+
+
+def _colorhash(img: Image.Image) -> str:
+    return str(imagehash.colorhash(img.resize((64, 64), Image.Resampling.BOX), binbits=3))
+
+
+_REGION_N = 128
+
+
+def _crop_hashes(grey: Image.Image) -> list[int]:
+    """pHash-style codes of CROP_REGIONS: box-resampled 32x32 regions of a 128x128 copy, one batched DCT.
+
+    Pillow does the resampling (C, no BLAS threads to fight over on a shared 2-core box).
+    """
+    n = _REGION_N
+    base = grey.resize((n, n), Image.Resampling.BOX)
+    stack = np.stack([
+        np.asarray(base.resize((32, 32), Image.Resampling.BOX, box=(x0 * n, y0 * n, x1 * n, y1 * n)))
+        for x0, y0, x1, y1 in CROP_REGIONS
+    ])
+    low = scipy.fftpack.dct(scipy.fftpack.dct(stack, axis=1), axis=2)[:, :8, :8]
+    med = np.median(low.reshape(len(CROP_REGIONS), -1), axis=1)
+    return [_bits_to_int(low[i] > med[i]) for i in range(len(CROP_REGIONS))]
+
+
+# --------------------------------------------------------------------------- borders
+
+BORDER_TOL = 20  # max channel deviation from the edge colour (JPEG noise on flat scanner borders)
+BORDER_FILL = 0.98  # fraction of a row/column that must match the edge colour
+BORDER_MIN = 0.01  # ignore trims thinner than 1% of the side
+
+
+def _edge_run(lines: np.ndarray) -> int:
+    """Number of leading lines (axis 0) that are uniform in the colour of the first line."""
+    depth = max(1, int(len(lines) * 0.4))  # a "border" deeper than 40% is content, not a border
+    ref = np.median(lines[0], axis=0).astype(np.int16)
+    close = (np.abs(lines[:depth] - ref) <= BORDER_TOL).all(axis=-1).mean(axis=1) >= BORDER_FILL
+    return depth if close.all() else int(np.argmin(close))
+
+
+def find_trim_box(img: Image.Image) -> tuple[float, float, float, float] | None:
+    """Uniform border (scanner bed, mount, letterbox) as fractions (l, t, r, b), or None."""
+    k = max(1, max(img.size) // 256)
+    arr = np.asarray(img.reduce(k) if k > 1 else img).astype(np.int16)
+    if arr.ndim == 2:
+        arr = arr[..., None]
+    h, w = arr.shape[:2]
+    cols = arr.transpose(1, 0, 2)
+    top, bottom, left, right = _edge_run(arr), _edge_run(arr[::-1]), _edge_run(cols), _edge_run(cols[::-1])
+    if max(top / h, bottom / h, left / w, right / w) < BORDER_MIN:
+        return None
+    return (left / w, top / h, 1 - right / w, 1 - bottom / h)
+
+
+# --------------------------------------------------------------------------- derivatives
+
+def _jpeg_bytes(img: Image.Image, quality: int) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", quality=quality, optimize=False)
+    return buf.getvalue()
+
+
+PREVIEW_SLACK = 1.25  # a draft-decoded 1280-2000 px image is used as the preview as is (no resize)
+
+
+def _fit(img: Image.Image, long_side: int, slack: float = 1.0) -> Image.Image:
+    if max(img.size) <= long_side * slack:
+        return img
+    scale = long_side / max(img.size)
+    size = (max(1, round(img.width * scale)), max(1, round(img.height * scale)))
+    return img.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
+
+
+# --------------------------------------------------------------------------- public API
+
+def _fill_hashes(sig: Signals, img: Image.Image) -> None:
+    grey = img if img.mode == "L" else img.convert("L")
+    lows = _orient_lows(_dct_low(grey))
+    sig.orient_phashes = [_phash_from_low(low) for low in lows]
+    sig.phash = sig.orient_phashes[0]
+    sig.dhash = _dhash(grey)
+    sig.colorhash = _colorhash(img)
+    sig.crop_hashes = _crop_hashes(grey)
+    box = find_trim_box(img)
+    if box is not None:
+        sig.trim_box = box
+        px = (round(box[0] * grey.width), round(box[1] * grey.height),
+              round(box[2] * grey.width), round(box[3] * grey.height))
+        sig.trimmed_phash = _phash_from_low(_dct_low(grey.crop(px)))
+
+
+def compute_signals(
+    source, *, want_pixel_digest: bool = False, preview_px: int = 1600, thumb_px: int = 256,
+    derivatives: bool = True,
+) -> tuple[Signals, bytes | None, bytes | None]:
+    """Decode once and return (signals, preview JPEG, thumbnail JPEG); JPEGs are None without derivatives.
+
+    source: a path or a binary file object. Raises ImageDecodeError for anything that is not a readable image.
+    """
+    min_long = int(preview_px * PREVIEW_DRAFT_FRACTION) if derivatives else None
+    sig, img = _decode(source, min_side=HASH_MIN_SIDE, min_long=min_long)
+    small = _hash_image(img)
+    _fill_hashes(sig, small)
+    preview = thumb = None
+    if derivatives:
+        preview = _jpeg_bytes(_fit(img, preview_px, PREVIEW_SLACK), PREVIEW_QUALITY)
+        thumb = _jpeg_bytes(_fit(small if max(small.size) >= thumb_px else img, thumb_px), THUMB_QUALITY)
+    if want_pixel_digest:
+        if hasattr(source, "seek"):
+            source.seek(0)
+        sig.pixel_digest = pixel_digest(source)
+    return sig, preview, thumb
+
+
+def _canonical_mode(im: Image.Image) -> Image.Image:
+    if im.mode == "P":
+        return im.convert("RGBA" if "transparency" in im.info else "RGB")
+    return im
+
+
+def pixel_digest(source) -> str:
+    """sha256 of the full-resolution decoded pixels after EXIF orientation: mode, size, then raw rows.
+
+    No draft, so a JPEG re-encode differs while PNG/TIFF/metadata-stripped copies agree. Uncompressed strip
+    TIFFs with orientation 1 are hashed chunk by chunk (peak ~CHUNK_BYTES); every other file is decoded
+    whole, so the peak is about width*height*bytes-per-pixel (x2 when an EXIF rotation must be applied).
+    """
+    im = _open(source)
+    orientation = _exif_fields(im)[0]
+    chunks = _raw_row_chunks(im) if orientation == 1 and im.mode != "P" else None
+    h = hashlib.sha256()
+    if chunks is not None and len(chunks) > 1:
+        h.update(f"{im.mode} {im.width}x{im.height}\n".encode())
+        for part in _iter_row_chunks(source, chunks):
+            h.update(part.tobytes())
+        return h.hexdigest()
+    _load(im, _name(source))
+    img = _canonical_mode(im)
+    op = _EXIF_TRANSPOSE.get(orientation)
+    if op is not None:
+        img = img.transpose(op)
+    h.update(f"{img.mode} {img.width}x{img.height}\n".encode())
+    h.update(img.tobytes())
+    return h.hexdigest()
