@@ -10,6 +10,7 @@ import logging
 import time
 from datetime import timedelta
 
+from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
@@ -22,7 +23,6 @@ from .models import Fingerprint, to_db
 from .signals import ImageDecodeError, compute_signals
 
 log = logging.getLogger(__name__)
-BATCH_SIZE = 200
 
 
 def pending_ids(collection=None):
@@ -32,7 +32,8 @@ def pending_ids(collection=None):
     return list(images.order_by("pk").values_list("pk", flat=True))
 
 
-def batches(ids, size=BATCH_SIZE):
+def batches(ids, size=None):
+    size = size or settings.MASTERCOPY_BATCH_SIZE
     for start in range(0, len(ids), size):
         yield ids[start : start + size]
 

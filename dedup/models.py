@@ -1,4 +1,5 @@
 from django.db import models
+from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
 from catalogue.models import ImageFile
@@ -44,6 +45,8 @@ class Fingerprint(models.Model):
     thumbnail_key = models.CharField(max_length=400, blank=True)
     computed_at = models.DateTimeField(auto_now_add=True, db_index=True)
     seconds = models.FloatField(default=0)
+    # False until the image has been searched against every fingerprint then in the database.
+    searched = models.BooleanField(default=False, db_index=True)
 
     class Meta:
         verbose_name = _("fingerprint")
@@ -59,3 +62,61 @@ class Fingerprint(models.Model):
     @property
     def dhash_hex(self):
         return f"{from_db(self.dhash):016x}"
+
+
+class CandidatePair(models.Model):
+    """Two images whose fingerprints are within a configured distance. Stored once per unordered pair
+    (image_a < image_b) and never recomputed: a rescan inserts only pairs it has not seen, so a pair's
+    tier, relation and the decisions taken on it stick."""
+
+    class Tier(models.TextChoices):
+        AUTO = "auto", _("settled automatically")
+        REVIEW = "review", _("review queue")
+        REJECTED = "rejected", _("rejected by verification")
+
+    image_a = models.ForeignKey(ImageFile, on_delete=models.CASCADE, related_name="+")
+    image_b = models.ForeignKey(ImageFile, on_delete=models.CASCADE, related_name="+")
+    # Hamming distances (of 64 bits) per signal; None where the signal does not apply.
+    phash_distance = models.PositiveSmallIntegerField()
+    dhash_distance = models.PositiveSmallIntegerField()
+    orientation_distance = models.PositiveSmallIntegerField(null=True, blank=True)
+    border_distance = models.PositiveSmallIntegerField(null=True, blank=True)
+    crop_distance = models.PositiveSmallIntegerField(null=True, blank=True)
+    same_bytes = models.BooleanField(default=False)
+    score = models.FloatField(db_index=True)
+    tier = models.CharField(max_length=20, choices=Tier.choices, default=Tier.REVIEW, db_index=True)
+    # Labels from the relation vocabulary joined by "+" (filled by verification).
+    relation = models.CharField(max_length=200, blank=True)
+    relation_params = models.JSONField(default=dict, blank=True)
+    explanation = models.TextField(blank=True)
+    group = models.ForeignKey(
+        "CandidateGroup", null=True, blank=True, on_delete=models.SET_NULL, related_name="pairs"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("candidate pair")
+        verbose_name_plural = _("candidate pairs")
+        constraints = [
+            models.UniqueConstraint(fields=["image_a", "image_b"], name="unique_unordered_pair"),
+            models.CheckConstraint(condition=Q(image_a__lt=F("image_b")), name="pair_is_ordered"),
+        ]
+
+    def __str__(self):
+        return f"{self.image_a_id} ~ {self.image_b_id} ({self.tier}, {self.score:.2f})"
+
+
+class CandidateGroup(models.Model):
+    """Images that are all close to one proposed master (see dedup.groups for the chaining guard)."""
+
+    master = models.ForeignKey(ImageFile, on_delete=models.CASCADE, related_name="+")
+    members = models.ManyToManyField(ImageFile, related_name="candidate_groups")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("candidate group")
+        verbose_name_plural = _("candidate groups")
+
+    def __str__(self):
+        return f"group of {self.master_id}"

@@ -1,23 +1,31 @@
-"""Background work: fingerprinting in batches. Tasks take primary keys and tolerate rows that are gone."""
+"""Background work: fingerprinting, then pair search, in batches. Tasks take primary keys and tolerate
+rows that are gone; running one twice, or after it died half-way, ends in the same state."""
 
 import logging
 
 from celery import shared_task
+from django.db import OperationalError, connection, transaction
 
 from .fingerprinting import batches, ensure_fingerprints
+from .models import Fingerprint
+from .search import rebuild_groups, search_images
 
 log = logging.getLogger(__name__)
 
+_COMMON = {
+    "bind": True,
+    "acks_late": True,
+    # A worker killed mid-batch leaves the message unacknowledged, so another worker redoes the batch;
+    # the ensure_* work skips what was already done.
+    "reject_on_worker_lost": True,
+    "retry_backoff": True,
+    "max_retries": 5,
+}
+
 
 @shared_task(
-    bind=True,
-    acks_late=True,
-    # A worker killed mid-batch leaves the message unacknowledged, so another worker redoes the batch;
-    # ensure_fingerprints skips what was already done.
-    reject_on_worker_lost=True,
-    autoretry_for=(OSError,),  # storage hiccups (S3 timeouts, NFS); a corrupt file is not an OSError here
-    retry_backoff=True,
-    max_retries=5,
+    **_COMMON,
+    autoretry_for=(OSError, OperationalError),  # storage or database hiccups; a corrupt file is not retried
     # 200 images of up to 300 MP each stay well under this; a hung decoder does not block a worker forever.
     soft_time_limit=1800,
     time_limit=1900,
@@ -25,6 +33,28 @@ log = logging.getLogger(__name__)
 def fingerprint_batch(self, image_ids):
     done, failed = ensure_fingerprints(image_ids)
     log.info("fingerprinted %d images, %d failed, of a batch of %d", done, failed, len(image_ids))
+    ready = list(
+        Fingerprint.objects.filter(image_id__in=image_ids, searched=False).values_list("image_id", flat=True)
+    )
+    if ready:
+        transaction.on_commit(lambda: search_batch.delay(ready))
+
+
+@shared_task(**_COMMON, autoretry_for=(OperationalError,), soft_time_limit=1800, time_limit=1900)
+def search_batch(self, image_ids):
+    added = search_images(image_ids)
+    log.info("searched %d images: %d new candidate pairs", len(image_ids), added)
+    if added:
+        regroup()
+
+
+def regroup():
+    """Rebuild the candidate groups; one rebuild at a time across all workers."""
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(hashtext('mastercopy-regroup'))")
+        rebuild_groups()
 
 
 def enqueue_fingerprinting(image_ids):

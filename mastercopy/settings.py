@@ -206,6 +206,16 @@ MASTERCOPY_MAX_UPLOAD_BYTES = envint("MASTERCOPY_MAX_UPLOAD_BYTES", 4 * 1024**3)
 DATA_UPLOAD_MAX_NUMBER_FILES = envint("MASTERCOPY_MAX_UPLOAD_FILES", 2000)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024**2
 
+# --- Pair search: Hamming distances (of 64 bits) within which two images become a candidate pair. ---
+MASTERCOPY_THRESHOLDS = {
+    "phash": envint("MASTERCOPY_PHASH_DISTANCE", 10),  # pHash against pHash: copies, rescans, recolours
+    "orientation": envint("MASTERCOPY_ORIENTATION_DISTANCE", 8),  # rotated or mirrored copies
+    "border": envint("MASTERCOPY_BORDER_DISTANCE", 10),  # copies with a scanner border trimmed
+    "crop": envint("MASTERCOPY_CROP_DISTANCE", 8),  # crops: a region of one against the other
+}
+# Images per fingerprinting / search task: big enough that a million files is not a million messages.
+MASTERCOPY_BATCH_SIZE = envint("MASTERCOPY_BATCH_SIZE", 200)
+
 # --- Celery: an embedded filesystem broker by default (no server), Redis when CELERY_BROKER_URL is set. ---
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", "filesystem://")
 if CELERY_BROKER_URL.startswith("filesystem://"):
