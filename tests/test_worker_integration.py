@@ -9,7 +9,7 @@ from django.core.management import call_command
 
 from catalogue.models import ImageFile
 from dedup.fingerprinting import derivative_key
-from dedup.models import Fingerprint
+from dedup.models import CandidatePair, Fingerprint
 from mastercopy.celery import app
 from tests.worker import Worker, wait_for
 
@@ -61,6 +61,26 @@ def test_an_import_is_fingerprinted_by_a_real_worker(photos, tmp_path, worker):
     assert Fingerprint.objects.count() == 12
     assert not ImageFile.objects.filter(state="failed").exists()
     assert all(f.preview_key and f.thumbnail_key for f in Fingerprint.objects.all())
+
+
+def test_four_concurrent_workers_find_exactly_the_pairs_brute_force_finds(photos, tmp_path, worker, settings):
+    from tests.test_pairs import brute_force, pair_set
+
+    settings.MASTERCOPY_BATCH_SIZE = 3  # many small tasks, so the four processes really interleave
+    worker(concurrency=4)
+    root = tmp_path / "archive"
+    root.mkdir()
+    for photo in [p for p in photos if p.name.startswith("ukbench")][:12]:
+        shutil.copy(photo, root / photo.name)
+        shutil.copy(photo, root / f"copy-of-{photo.name}")
+    call_command(
+        "import_collection", str(root), collection="Parallel", no_progress=True, stdout=io.StringIO()
+    )
+
+    wait_for(lambda: Fingerprint.objects.filter(searched=True).count() == 24, 180, message="searched images")
+
+    assert pair_set() == brute_force()
+    assert CandidatePair.objects.filter(same_bytes=True, tier="auto").count() == 12
 
 
 def test_a_worker_killed_mid_batch_leaves_every_image_fingerprinted_exactly_once(
