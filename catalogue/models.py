@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.db import models
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
@@ -10,6 +11,8 @@ class Collection(models.Model):
     description = models.TextField(_("description"), blank=True)
     default_rights = models.TextField(_("default rights / licence"), blank=True)
     default_credit_line = models.CharField(_("default credit line"), max_length=500, blank=True)
+    # Per-collection overrides of the deduplication policy (see dedup.policy for keys and defaults).
+    policy = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -78,6 +81,55 @@ class CatalogueRecord(models.Model):
             seen.add(record.master_id)
             record = record.master
         return record
+
+    def state(self):
+        """What a decision changes on a record, as recorded in the audit (before / after)."""
+        return {"record": self.pk, "status": self.status, "master": self.master_id}
+
+    def supersede(self, master):
+        """Make master the authoritative record for this one. Records that this one had already
+        superseded move to master too, so groups stay flat: A=B then B=C gives C superseded by A."""
+        master = master.resolve()
+        if master.pk == self.pk:
+            raise ValueError("a record cannot supersede itself")
+        CatalogueRecord.objects.filter(master=self).update(master=master, updated_at=timezone.now())
+        self.status, self.master = self.Status.SUPERSEDED, master
+        self.save(update_fields=["status", "master", "updated_at"])
+
+    def restore(self, state):
+        """Put back a state recorded by state() (used by undo and revert)."""
+        self.status, self.master_id = state["status"], state["master"]
+        self.save(update_fields=["status", "master", "updated_at"])
+
+    def related_records(self):
+        links = RecordLink.objects.filter(models.Q(record_a=self) | models.Q(record_b=self))
+        ids = {pk for link in links for pk in (link.record_a_id, link.record_b_id)} - {self.pk}
+        return CatalogueRecord.objects.filter(pk__in=ids)
+
+
+class RecordLink(models.Model):
+    """Two records kept apart but related (a crop, a retouched version, another publication): both ways."""
+
+    record_a = models.ForeignKey(CatalogueRecord, on_delete=models.CASCADE, related_name="+")
+    record_b = models.ForeignKey(CatalogueRecord, on_delete=models.CASCADE, related_name="+")
+    note = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["record_a", "record_b"], name="unique_record_link"),
+            models.CheckConstraint(
+                condition=models.Q(record_a__lt=models.F("record_b")), name="record_link_ordered"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.record_a_id} ↔ {self.record_b_id}"
+
+    @classmethod
+    def link(cls, one, other, note=""):
+        a, b = sorted((one.pk, other.pk))
+        return cls.objects.get_or_create(record_a_id=a, record_b_id=b, defaults={"note": note})[0]
 
 
 class ImportBatch(models.Model):

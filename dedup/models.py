@@ -89,6 +89,10 @@ class CandidatePair(models.Model):
     relation = models.CharField(max_length=200, blank=True)
     relation_params = models.JSONField(default=dict, blank=True)
     explanation = models.TextField(blank=True)
+    # Set by verification and the tier rules (dedup.tiers): why this tier, and the queue order.
+    verified = models.BooleanField(default=False, db_index=True)
+    tier_reason = models.CharField(max_length=500, blank=True)
+    priority = models.FloatField(default=0, db_index=True)
     group = models.ForeignKey(
         "CandidateGroup", null=True, blank=True, on_delete=models.SET_NULL, related_name="pairs"
     )

@@ -9,6 +9,7 @@ from django.db import OperationalError, connection, transaction
 from .fingerprinting import batches, ensure_fingerprints
 from .models import Fingerprint
 from .search import rebuild_groups, search_images
+from .verification import unverified, verify_pairs
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +45,16 @@ def fingerprint_batch(self, image_ids):
 def search_batch(self, image_ids):
     added = search_images(image_ids)
     log.info("searched %d images: %d new candidate pairs", len(image_ids), added)
-    if added:
-        regroup()
+    pending = unverified(image_ids)
+    for chunk in batches(pending, 50):
+        transaction.on_commit(lambda chunk=chunk: verify_batch.delay(chunk))
+
+
+@shared_task(**_COMMON, autoretry_for=(OSError, OperationalError), soft_time_limit=1800, time_limit=1900)
+def verify_batch(self, pair_ids):
+    """Verify pairs on the images, apply the tier rules (settling exact copies), then regroup."""
+    verify_pairs(pair_ids)
+    regroup()
 
 
 def regroup():

@@ -2,6 +2,17 @@ from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
 
+def _settle(sender, pair, master_image, reason, **kwargs):
+    from .services import decide_duplicate
+
+    decide_duplicate(pair, master_image.record, automatic=True, reason=reason)
+
+
 class ReviewConfig(AppConfig):
     name = "review"
     verbose_name = _("Review")
+
+    def ready(self):
+        from dedup.events import pair_settled
+
+        pair_settled.connect(_settle, dispatch_uid="review-settle-certain-pairs")

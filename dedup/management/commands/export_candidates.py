@@ -22,11 +22,16 @@ COLUMNS = [
     "border_distance",
     "crop_distance",
     "group",
+    "explanation",
+    "relation_params",
+    "tier_reason",
 ]
 
 
-def rows():
+def rows(include_rejected=False):
     pairs = CandidatePair.objects.select_related("image_a__collection", "image_b__collection").order_by("pk")
+    if not include_rejected:
+        pairs = pairs.exclude(tier=CandidatePair.Tier.REJECTED)
     for pair in pairs.iterator(chunk_size=2000):
         a, b = pair.image_a, pair.image_b
         yield {
@@ -45,6 +50,9 @@ def rows():
             "border_distance": pair.border_distance,
             "crop_distance": pair.crop_distance,
             "group": pair.group_id,
+            "explanation": pair.explanation,
+            "relation_params": json.dumps(pair.relation_params, ensure_ascii=False, sort_keys=True),
+            "tier_reason": pair.tier_reason,
         }
 
 
@@ -54,6 +62,11 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--format", choices=["csv", "json"], default="csv")
         parser.add_argument("--output", help="file to write (default: standard output)")
+        parser.add_argument(
+            "--include-rejected",
+            action="store_true",
+            help="also pairs that verification rejected (tier 'rejected'), for calibration",
+        )
 
     def handle(self, *args, **options):
         if options["output"]:
@@ -64,9 +77,9 @@ class Command(BaseCommand):
             if options["format"] == "csv":
                 writer = csv.DictWriter(out, fieldnames=COLUMNS)
                 writer.writeheader()
-                writer.writerows(rows())
+                writer.writerows(rows(options["include_rejected"]))
             else:
-                json.dump(list(rows()), out, ensure_ascii=False, indent=1)
+                json.dump(list(rows(options["include_rejected"])), out, ensure_ascii=False, indent=1)
                 out.write("\n")
         finally:
             if options["output"]:

@@ -7,6 +7,7 @@ from dedup.fingerprinting import batches, ensure_fingerprints, pending_ids
 from dedup.models import CandidateGroup, CandidatePair, Fingerprint
 from dedup.search import Codes, search_images, unsearched_ids
 from dedup.tasks import regroup
+from dedup.verification import unverified, verify_pairs
 
 
 class Command(BaseCommand):
@@ -34,6 +35,7 @@ class Command(BaseCommand):
                 scope = scope.filter(image__collection=collection)
             scope.update(searched=False)
         added = self._search(collection, quiet)
+        self._verify(quiet)
         regroup()
         tiers = dict(CandidatePair.objects.values_list("tier").annotate(n=Count("id")).order_by())
         self.stdout.write(
@@ -73,3 +75,9 @@ class Command(BaseCommand):
                 added += search_images(chunk, codes)
                 bar.update(len(chunk))
         return added
+
+    def _verify(self, quiet):
+        ids = unverified()
+        with tqdm(total=len(ids), unit="pair", desc="verification", disable=quiet, file=self.stderr) as bar:
+            for chunk in batches(ids, 100):
+                verify_pairs(chunk, on_progress=bar.update)

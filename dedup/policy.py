@@ -1,0 +1,87 @@
+"""The deduplication policy of a collection: defaults from settings, overrides per collection.
+
+Keys (README documents them):
+- auto_settle: settle exact copies (byte- or pixel-identical) automatically. Default on.
+- keep_best: the order of criteria that picks the master among duplicates. Default
+  resolution, then richness (filled catalogue fields), then accession (earliest import first).
+- duplicate_relations: the relations this institution treats as the same record (the review screen
+  suggests "duplicate" for them, "related" otherwise). Default: exact copies, format changes,
+  recompressions, rescans at another size, rotations, mirrors, scanner borders and skews; crops,
+  overlays, colour changes and greyscale versions are related-but-distinct by default.
+- thresholds: Hamming distances per signal (phash, orientation, border, crop) for this collection.
+"""
+
+from django.conf import settings
+
+KEEP_BEST_CRITERIA = ("resolution", "file_size", "richness", "lossless", "accession")
+DEFAULTS = {
+    "auto_settle": True,
+    "keep_best": ["resolution", "richness", "accession"],
+    "duplicate_relations": [
+        "identical",
+        "pixel-identical",
+        "format-changed",
+        "recompressed",
+        "resized",
+        "rotated",
+        "mirrored",
+        "bordered",
+        "skewed",
+    ],
+}
+_LOSSLESS = {"TIFF", "PNG", "BMP"}
+_RICH_FIELDS = ("title", "creator", "date_text", "rights", "credit_line", "source")
+
+
+def for_collection(collection):
+    policy = {**DEFAULTS, "thresholds": dict(settings.MASTERCOPY_THRESHOLDS)}
+    overrides = collection.policy or {}
+    for key, value in overrides.items():
+        if key == "thresholds":
+            policy["thresholds"].update({k: int(v) for k, v in value.items() if k in policy["thresholds"]})
+        elif key in DEFAULTS:
+            policy[key] = value
+    return policy
+
+
+def pair_limits(collection_a, collection_b):
+    """A pair across two collections must be within both collections' thresholds."""
+    a, b = for_collection(collection_a)["thresholds"], for_collection(collection_b)["thresholds"]
+    return {name: min(a[name], b[name]) for name in a}
+
+
+def _richness(record):
+    return sum(1 for name in _RICH_FIELDS if getattr(record, name)) + len(record.metadata or {})
+
+
+def _key(image, criterion):
+    return {
+        "resolution": lambda: image.width * image.height,
+        "file_size": lambda: image.size,
+        "richness": lambda: _richness(image.record),
+        "lossless": lambda: image.format in _LOSSLESS,
+        "accession": lambda: -image.pk,
+    }[criterion]()
+
+
+def rank_images(images, rule):
+    """Images best first by the keep-best rule, and a reason that names the deciding criterion."""
+    ordered = sorted(images, key=lambda image: tuple(_key(image, c) for c in rule), reverse=True)
+    best, runner = ordered[0], ordered[1] if len(ordered) > 1 else None
+    return ordered, _reason(best, runner, rule)
+
+
+def _reason(best, runner, rule):
+    if runner is None:
+        return "only image"
+    for criterion in rule:
+        if _key(best, criterion) != _key(runner, criterion):
+            return {
+                "resolution": f"highest resolution ({best.width}×{best.height} against "
+                f"{runner.width}×{runner.height})",
+                "file_size": f"largest file ({best.size:,} bytes against {runner.size:,})",
+                "richness": "richest catalogue record",
+                "lossless": f"lossless format ({best.format} against {runner.format})",
+                "accession": "earliest accession",
+            }[criterion]
+    return "equal by every criterion; earliest accession"

@@ -1,0 +1,72 @@
+"""Tier rules: settle only the certain, queue the probable, keep the rejected for calibration.
+
+Pure functions over plain facts, so the rules can be read and tested on their own:
+
+- certain: byte-identical, or pixel-identical after EXIF orientation. Settled automatically by a
+  system decision, unless a guardrail holds: the two records' rights/licence, credit line or
+  collection owner differ, or either collection has automatic settling switched off. Then the pair
+  goes to the review queue with that reason.
+- rejected: verification says the images are different photographs. Kept with that verdict.
+- probable: everything else within the thresholds: the review queue, ordered by priority.
+
+Nothing but an exact copy is ever settled automatically: crops, colour changes, greyscale versions
+and resized copies always reach a person.
+"""
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class PairFacts:
+    same_bytes: bool
+    pixel_identical: bool
+    different: bool
+    labels: list = field(default_factory=list)
+    confidence: float = 0.0
+    rights: tuple = ("", "")
+    credit_lines: tuple = ("", "")
+    owners: tuple = ("", "")
+    auto_settle: tuple = (True, True)
+
+
+@dataclass
+class TierResult:
+    tier: str  # auto | review | rejected
+    reason: str
+    settle: bool
+    priority: float
+
+
+def guardrails(facts):
+    """Why an exact copy must still go to a person, if it must."""
+    reasons = []
+    if _differ(facts.rights):
+        reasons.append("the records' rights/licence differ")
+    if _differ(facts.credit_lines):
+        reasons.append("the records' credit lines differ")
+    if _differ(facts.owners):
+        reasons.append("the collections belong to different owners")
+    if not all(facts.auto_settle):
+        reasons.append("automatic settling is switched off for this collection")
+    return reasons
+
+
+def _differ(pair):
+    return pair[0].strip().casefold() != pair[1].strip().casefold()
+
+
+def classify(facts):
+    if facts.same_bytes or facts.pixel_identical:
+        kind = "byte-identical files" if facts.same_bytes else "pixel-identical images"
+        blocked = guardrails(facts)
+        if blocked:
+            return TierResult("review", f"{kind}, but {'; '.join(blocked)}", False, 1.0)
+        return TierResult("auto", kind, True, 1.0)
+    if facts.different:
+        return TierResult("rejected", "verification found different photographs", False, 0.0)
+    return TierResult(
+        "review",
+        "probable match: " + ("+".join(facts.labels) or "similar"),
+        False,
+        round(facts.confidence, 4),
+    )

@@ -1,0 +1,105 @@
+"""Verification of candidate pairs on the images themselves, then the tier rules.
+
+Runs after pair search, in the same batches. Each pair is verified once (``verified``); a rerun skips
+it, so the verdicts, tiers and any decisions taken on the pair stick.
+"""
+
+import logging
+
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.db.models import Q
+
+from . import policy
+from .events import pair_settled
+from .models import CandidatePair
+from .tiers import PairFacts, classify
+
+log = logging.getLogger(__name__)
+
+
+def unverified(image_ids=None):
+    pairs = CandidatePair.objects.filter(verified=False)
+    if image_ids is not None:
+        pairs = pairs.filter(Q(image_a__in=image_ids) | Q(image_b__in=image_ids))
+    return list(pairs.order_by("pk").values_list("pk", flat=True))
+
+
+def verify_pairs(pair_ids, on_progress=None):
+    pairs = CandidatePair.objects.filter(pk__in=pair_ids, verified=False).select_related(
+        "image_a__record", "image_b__record", "image_a__collection", "image_b__collection"
+    )
+    for pair in pairs.order_by("pk"):
+        verify_pair(pair)
+        if on_progress:
+            on_progress()
+
+
+def _info(image):
+    return {"sha256": image.sha256, "format": image.format, "size": image.size}
+
+
+def _verdict(pair):
+    from .verify import verify  # OpenCV loads only in the processes that verify
+
+    a, b = pair.image_a, pair.image_b
+    with (
+        default_storage.open(a.storage_key, "rb") as left,
+        default_storage.open(b.storage_key, "rb") as right,
+    ):
+        return verify(left, right, left_info=_info(a), right_info=_info(b))
+
+
+def facts_for(pair, verdict):
+    a, b = pair.image_a, pair.image_b
+    return PairFacts(
+        same_bytes=pair.same_bytes,
+        pixel_identical="pixel-identical" in verdict.labels,
+        different=verdict.different,
+        labels=verdict.labels,
+        confidence=verdict.confidence,
+        rights=(a.record.rights, b.record.rights),
+        credit_lines=(a.record.credit_line, b.record.credit_line),
+        owners=(a.collection.institution, b.collection.institution),
+        auto_settle=(
+            policy.for_collection(a.collection)["auto_settle"],
+            policy.for_collection(b.collection)["auto_settle"],
+        ),
+    )
+
+
+def verify_pair(pair):
+    verdict = _verdict(pair)
+    result = classify(facts_for(pair, verdict))
+    with transaction.atomic():
+        locked = CandidatePair.objects.select_for_update().get(pk=pair.pk)
+        if locked.verified:
+            return
+        pair.relation, pair.relation_params, pair.explanation = (
+            verdict.relation,
+            verdict.params,
+            verdict.sentence,
+        )
+        pair.tier, pair.tier_reason, pair.priority = result.tier, result.reason[:500], result.priority
+        pair.verified = True
+        pair.save(
+            update_fields=[
+                "relation",
+                "relation_params",
+                "explanation",
+                "tier",
+                "tier_reason",
+                "priority",
+                "verified",
+                "updated_at",
+            ]
+        )
+        if result.settle:
+            rule = policy.for_collection(pair.image_a.collection)["keep_best"]
+            ranked, why = policy.rank_images([pair.image_a, pair.image_b], rule)
+            pair_settled.send(
+                sender=CandidatePair,
+                pair=pair,
+                master_image=ranked[0],
+                reason=f"{result.reason}; master by keep-best rule: {why}",
+            )
