@@ -68,7 +68,12 @@ __all__ = ["HammingIndex", "all_pairs", "dedupe_pairs", "new_pairs", "shard_pair
 
 _MAX_KEY_BITS = 22  # dense tables of 2**22 entries: ~70 MB per substring at most
 _BLOCK = 1 << 20  # probe elements per numpy call: large enough to amortise call overhead
-_PROBE_NS, _CAND_NS, _TABLE_NS = 3.5, 12.0, 3.0
+try:  # compiled probe loops; the numpy path below is the portable, equally exact fallback
+    from dedup import _index_numba as _nb
+except ImportError:  # pragma: no cover - exercised by forcing _nb = None in the tests
+    _nb = None
+# Cost-model constants (ns per probe, per candidate, per dense-table entry), measured on the box.
+_COSTS = {"numba": (1.0, 6.0, 2.0), "numpy": (3.5, 12.0, 3.0)}
 _THREADS = max(1, min(4, os.cpu_count() or 1))
 
 _EMPTY_I = np.empty(0, np.int64)
@@ -133,6 +138,7 @@ def _layouts(n_bits: int, t: int) -> Iterable[tuple[tuple[int, ...], tuple[int, 
 
 
 def _layout_cost(n: int, sizes: tuple[int, ...], radii: tuple[int, ...]) -> float:
+    _PROBE_NS, _CAND_NS, _TABLE_NS = _COSTS["numba" if _nb is not None else "numpy"]
     cost = 0.0
     for s, r in zip(sizes, radii, strict=True):
         vol = _ball(s, r)
@@ -203,9 +209,14 @@ def _all_masks(s: int, r: int) -> np.ndarray:
 class _Substring:
     """Dense key-indexed tables of one substring over a table's distinct permuted codes."""
 
+    def blocking(self) -> dict:
+        if self._blocking is None:
+            self._blocking = _blocking_layout(self)
+        return self._blocking
+
     def __init__(self, pcodes: np.ndarray, plan: _Plan, i: int):
         self.i, self.s, self.r = i, plan.sizes[i], plan.radii[i]
-        keys = plan.key(pcodes, i)
+        keys = plan.key(pcodes, i).astype(np.int32 if plan.sizes[i] < 31 else np.int64)
         self.order = np.argsort(keys, kind="stable")
         sorted_keys = keys[self.order]
         self.sorted_codes = pcodes[self.order]
@@ -219,9 +230,45 @@ class _Substring:
         self.start[self.ukeys] = starts
         self.count = np.zeros(size, np.int32)
         self.count[self.ukeys] = counts
-        self.code = np.zeros(size, np.uint64)
-        self.code[self.ukeys] = self.sorted_codes[starts]
+        self.occ_bits = np.packbits(np.r_[self.occ, np.zeros(-size % 64, np.uint8)], bitorder="little")
+        self.occ_bits = self.occ_bits.view(np.int64)
         self.multi_keys = self.ukeys[counts > 1]
+        self._blocking: dict | None = None
+        self.single_keys = self.ukeys[counts == 1]
+        self.direct = self.s - self.r > plan.radius
+        # filler: key bits complemented, so a probe of an empty slot is at distance >= s - r
+        self.code = ((~np.arange(size, dtype=np.uint64)) & np.uint64(size - 1)) << np.uint64(plan.offsets[i])
+        single_pos = starts[counts == 1]
+        self.code[self.single_keys] = self.sorted_codes[single_pos]
+
+
+def _weight_sorted_masks(bits: int, r: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """All masks of weight <= r on ``bits`` bits sorted by weight: (masks, top bit, end per weight)."""
+    masks, ends = [0], [1]
+    for w in range(1, min(r, bits) + 1):
+        masks += [sum(1 << b for b in c) for c in itertools.combinations(range(bits), w)]
+        ends.append(len(masks))
+    ends += [len(masks)] * (r + 1 - len(ends))
+    arr = np.array(masks, np.int64)
+    top = np.array([max(m.bit_length() - 1, 0) for m in masks], np.int64)
+    return arr, top, np.array(ends, np.int64)
+
+
+def _blocking_layout(sub) -> dict:
+    low_bits = min(_LOW_BITS, sub.s)
+    n_blocks = 1 << (sub.s - low_bits)
+    block_start = np.searchsorted(sub.ukeys, np.arange(n_blocks + 1, dtype=np.int64) << low_bits)
+    high, high_top_bit, high_end = _weight_sorted_masks(sub.s - low_bits, sub.r)
+    high_weight = np.searchsorted(high_end, np.arange(len(high)), side="right")
+    low, low_top, low_end = _weight_sorted_masks(low_bits, sub.r)
+    ustart = sub.start[sub.ukeys]
+    ucount = sub.count[sub.ukeys]
+    high_top = np.stack([high_top_bit, sub.r - high_weight], axis=1).astype(np.int64)
+    arrays = (
+        block_start.astype(np.int64), sub.ukeys.astype(np.int64), ustart, ucount,
+        high, high_top, low, low_top, low_end, low_bits,
+    )  # fmt: skip
+    return {"n_blocks": n_blocks, "arrays": arrays}
 
 
 @dataclass
@@ -249,6 +296,16 @@ class _Pairs:
         return np.concatenate(self.a), np.concatenate(self.b), np.concatenate(self.d).astype(np.int64)
 
 
+_SAME_KEY, _DIRECT, _MULTI, _GENERIC, _KERNEL = range(5)
+_LOW_BITS = 14  # 2**14-key blocks: start/count windows of 128 KB stay in L2
+_KERNEL_CHUNKS = 32  # units per substring: load balance across threads / shards
+
+
+def _blocks(masks: np.ndarray, n_rows: int) -> list[np.ndarray]:
+    step = max(1, _BLOCK // max(1, n_rows))
+    return [masks[k : k + step] for k in range(0, len(masks), step)]
+
+
 def _expand(count_a: np.ndarray, count_b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Cartesian products of bucket pairs: (pair row, offset in bucket a, offset in bucket b)."""
     n = count_a.astype(np.int64) * count_b
@@ -265,7 +322,37 @@ class _Table:
         self.plan = _make_plan(codes, radius)
         self.pcodes = self.plan.permute(codes)
         self.subs = [_Substring(self.pcodes, self.plan, i) for i in range(len(self.plan.sizes))]
-        self.top_masks = [_masks_by_top_bit(sub.s, sub.r) for sub in self.subs]
+        self.top_masks = [
+            [m.astype(sub.ukeys.dtype) for m in _masks_by_top_bit(sub.s, sub.r)] for sub in self.subs
+        ]
+
+    def _kernel_args(self, i: int) -> tuple:
+        sub = self.subs[i]
+        prev_masks = np.array(self.plan.masks[:i], np.uint64)
+        prev_radii = np.array(self.plan.radii[:i], np.int64)
+        return (
+            sub.occ_bits,
+            sub.start,
+            sub.count,
+            sub.sorted_codes,
+            sub.order,
+            self.plan.radius,
+            prev_masks,
+            prev_radii,
+        )
+
+    def _kernel_unit(self, i: int, kind: int, chunk: int) -> _Pairs:
+        sub = self.subs[i]
+        args = self._kernel_args(i)[1:]
+        if kind == _SAME_KEY:
+            res = _nb.same_key_pairs(sub.multi_keys.astype(np.int64), *args)
+        else:
+            lay = sub.blocking()
+            blocks = np.arange(chunk, lay["n_blocks"], _KERNEL_CHUNKS, dtype=np.int64)
+            res = _nb.blocked_join(blocks, *lay["arrays"], *args)
+        out = _Pairs()
+        out.put(res[0], res[1], res[2])
+        return out
 
     # -- verification ------------------------------------------------------------------------------
     def _verify(self, i: int, xa: np.ndarray, xb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -286,28 +373,62 @@ class _Table:
 
     # -- self-join ------------------------------------------------------------------------------------
     def units(self) -> list[tuple[int, int, int]]:
-        """Deterministic work units (substring, top bit or -1 for same-key pairs, mask chunk)."""
+        """Deterministic work units: (substring, kind, top bit of the probe masks)."""
         units = []
+        if _nb is not None:
+            for i in range(len(self.subs)):
+                units += [(i, _SAME_KEY, 0)] + [(i, _KERNEL, c) for c in range(_KERNEL_CHUNKS)]
+            return units
         for i, sub in enumerate(self.subs):
-            units.append((i, -1, 0))
-            for hb, masks in enumerate(self.top_masks[i]):
-                n_rows = max(1, len(sub.ukeys) // 2)
-                step = max(1, _BLOCK // n_rows)
-                units += [(i, hb, c) for c in range(0, len(masks), step)]
+            units.append((i, _SAME_KEY, 0))
+            kinds = (_DIRECT, _MULTI) if sub.direct else (_GENERIC,)
+            units += [(i, kind, hb) for kind in kinds for hb in range(len(self.top_masks[i]))]
         return units
 
     def run_unit(self, unit: tuple[int, int, int]) -> _Pairs:
-        i, hb, chunk = unit
+        i, kind, hb = unit
+        if _nb is not None:
+            return self._kernel_unit(i, kind, hb)
         out = _Pairs()
         sub = self.subs[i]
-        if hb < 0:
+        if kind == _SAME_KEY:
             self._same_key_pairs(i, out)
             return out
-        rows = sub.ukeys[((sub.ukeys >> hb) & 1) == 0]
-        step = max(1, _BLOCK // max(1, len(sub.ukeys) // 2))
-        masks = self.top_masks[i][hb][chunk : chunk + step]
-        self._probe(i, rows, masks, out)
+        masks = self.top_masks[i][hb]
+        if kind == _DIRECT:
+            rows = sub.single_keys[((sub.single_keys >> hb) & 1) == 0]
+            for block in _blocks(masks, len(rows)):
+                self._probe_direct(i, rows, block, out)
+            return out
+        # generic: every key of its half; multi: multi-code keys against every key (both halves,
+        # except multi-vs-multi, which the symmetric probe from the other side would repeat)
+        rows = sub.multi_keys if kind == _MULTI else sub.ukeys[((sub.ukeys >> hb) & 1) == 0]
+        for block in _blocks(masks, len(rows)):
+            self._probe(i, rows, block, out, multi_only=kind == _MULTI, hb=hb)
         return out
+
+    def _probe_direct(self, i: int, rows: np.ndarray, masks: np.ndarray, out: _Pairs) -> None:
+        """Single-code buckets only: the code table answers a probe without an occupancy test.
+
+        Empty and multi-code slots hold a filler whose key bits are the complement of the slot's
+        key, i.e. at distance >= s - r > radius from any probing code, so they never verify.
+        """
+        sub = self.subs[i]
+        targets = (masks[:, None] ^ rows[None, :]).ravel()
+        x = np.take(sub.code, targets).reshape(len(masks), len(rows))
+        x ^= sub.code[rows][None, :]
+        x = x.ravel()
+        hit = np.flatnonzero(_popcount(x) <= self.plan.radius)
+        if not len(hit):
+            return
+        x = x[hit]
+        keep = np.ones(len(hit), bool)
+        for j in range(i):
+            keep &= _popcount(x & np.uint64(self.plan.masks[j])) > self.plan.radii[j]
+        hit, x = hit[keep], x[keep]
+        ka = rows[hit % len(rows)]
+        kb = targets[hit]
+        out.put(sub.order[sub.start[ka]], sub.order[sub.start[kb]], _popcount(x))
 
     def _same_key_pairs(self, i: int, out: _Pairs) -> None:
         sub = self.subs[i]
@@ -324,14 +445,17 @@ class _Table:
         dst = src + 1 + (np.arange(len(src)) - first)
         self._emit(i, src, dst, out)
 
-    def _probe(self, i: int, row_keys: np.ndarray, masks: np.ndarray, out: _Pairs) -> None:
+    def _probe(self, i: int, row_keys, masks, out: _Pairs, multi_only: bool = False, hb: int = 0) -> None:
         sub = self.subs[i]
-        targets = (row_keys[:, None] ^ masks[None, :]).ravel()
+        targets = (masks[:, None] ^ row_keys[None, :]).ravel()
         hit = np.flatnonzero(np.take(sub.occ, targets))
         if not len(hit):
             return
-        ka = row_keys[hit // len(masks)]
+        ka = row_keys[hit % len(row_keys)]
         kb = targets[hit]
+        if multi_only:  # multi rows pair with single targets, and with multi targets from one side
+            keep = (sub.count[kb] == 1) | (((ka >> hb) & 1) == 0)
+            ka, kb = ka[keep], kb[keep]
         single = (sub.count[ka] == 1) & (sub.count[kb] == 1)
         self._single_pairs(i, ka[single], kb[single], out)
         if not single.all():
@@ -352,6 +476,10 @@ class _Table:
         for i, sub in enumerate(self.subs):
             qkeys = self.plan.key(pq, i)
             masks = _all_masks(sub.s, sub.r)
+            if _nb is not None:
+                res = _nb.query_rows(qkeys, pq, masks, *self._kernel_args(i))
+                out.put(res[0], res[1], res[2])
+                continue
             step = max(1, _BLOCK // max(1, len(masks)))
             for lo in range(0, len(pq), step):
                 self._query_block(i, np.arange(lo, min(lo + step, len(pq))), qkeys, pq, masks, out)
