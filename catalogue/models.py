@@ -208,6 +208,22 @@ class ImageFile(models.Model):
         return reverse("catalogue-image-original", args=[self.pk])
 
 
+class PolicyChange(models.Model):
+    """An administrator's change to a collection's deduplication policy (append-only record)."""
+
+    collection = models.ForeignKey(Collection, on_delete=models.CASCADE, related_name="policy_changes")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    before = models.JSONField(default=dict)
+    after = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"policy of {self.collection} changed by {self.actor} at {self.created_at:%Y-%m-%d %H:%M}"
+
+
 class Profile(models.Model):
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile")
     language = models.CharField(max_length=10, choices=settings.LANGUAGES, blank=True)

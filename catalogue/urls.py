@@ -6,6 +6,7 @@ urlpatterns = [
     path("collections/", views.collection_list, name="catalogue-collections"),
     path("collections/new/", views.collection_new, name="catalogue-collection-new"),
     path("collections/<int:pk>/", views.collection_detail, name="catalogue-collection"),
+    path("collections/<int:pk>/policy/", views.collection_policy, name="catalogue-collection-policy"),
     path("collections/<int:pk>/progress/", views.collection_progress, name="catalogue-collection-progress"),
     path("collections/<int:pk>/upload/", views.upload, name="catalogue-upload"),
     path("imports/<int:pk>/", views.import_detail, name="catalogue-import"),

@@ -6,20 +6,23 @@ from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.core.files.storage import default_storage
+from django.db import transaction
 from django.db.models import Count, Q
 from django.http import FileResponse, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_POST
 
+from dedup import policy as dedup_policy
 from dedup.fingerprinting import progress as _progress
 
 from . import manifest as manifest_module
 from .importing import Importer, import_zip
 from .middleware import SESSION_KEY
-from .models import CatalogueRecord, Collection, ImageFile, ImportBatch, Profile
+from .models import CatalogueRecord, Collection, ImageFile, ImportBatch, PolicyChange, Profile
 from .roles import IMPORT, VIEW, permission_required
 
 _CONTENT_TYPES = {"JPEG": "image/jpeg", "MPO": "image/jpeg", "JPEG2000": "image/jp2", "TIFF": "image/tiff"}
@@ -61,11 +64,74 @@ def collection_detail(request, pk):
     collection = _get_collection(pk)
     context = {
         "collection": collection,
+        "policy": dedup_policy.for_collection(collection),
+        "policy_form": PolicyForm(initial=dedup_policy.for_collection(collection)),
+        "policy_changes": collection.policy_changes.select_related("actor")[:10],
         "progress": _progress(collection),
         "imports": collection.imports.all()[:20],
         "records": collection.records.order_by("catalogue_number")[:50],
     }
     return render(request, "catalogue/collection_detail.html", context)
+
+
+class PolicyForm(forms.Form):
+    auto_settle = forms.BooleanField(
+        required=False, label=_lazy("Settle exact copies automatically (byte- or pixel-identical)")
+    )
+    keep_best = forms.CharField(
+        label=_lazy("Keep-best rule (criteria in order)"),
+        help_text=_lazy("comma-separated, from: resolution, file_size, richness, lossless, accession"),
+    )
+    duplicate_relations = forms.MultipleChoiceField(
+        required=False,
+        label=_lazy("Relations that count as the same record"),
+        widget=forms.CheckboxSelectMultiple,
+        choices=[(r, r) for r in ("identical", "pixel-identical", "format-changed", "recompressed", "resized",
+                                  "rotated", "mirrored", "bordered", "skewed", "cropped", "colour-changed",
+                                  "greyscale", "overlay")],
+    )
+    phash = forms.IntegerField(min_value=0, max_value=32, label=_lazy("pHash distance"))
+    orientation = forms.IntegerField(min_value=0, max_value=32, label=_lazy("Rotation / mirror distance"))
+    border = forms.IntegerField(min_value=0, max_value=32, label=_lazy("Border-trimmed distance"))
+    crop = forms.IntegerField(min_value=0, max_value=32, label=_lazy("Crop (region) distance"))
+
+    def __init__(self, *args, initial=None, **kwargs):
+        if initial is not None:
+            initial = {**initial, **initial.get("thresholds", {}), "keep_best": ", ".join(initial["keep_best"])}
+        super().__init__(*args, initial=initial, **kwargs)
+
+    def clean_keep_best(self):
+        criteria = [c.strip() for c in self.cleaned_data["keep_best"].split(",") if c.strip()]
+        unknown = [c for c in criteria if c not in dedup_policy.KEEP_BEST_CRITERIA]
+        if unknown or not criteria:
+            raise forms.ValidationError(_("Unknown criteria: %(names)s") % {"names": ", ".join(unknown) or "—"})
+        return criteria
+
+    def policy(self):
+        data = self.cleaned_data
+        return {
+            "auto_settle": data["auto_settle"],
+            "keep_best": data["keep_best"],
+            "duplicate_relations": data["duplicate_relations"],
+            "thresholds": {name: data[name] for name in ("phash", "orientation", "border", "crop")},
+        }
+
+
+@permission_required(IMPORT)
+@require_POST
+def collection_policy(request, pk):
+    collection = _get_collection(pk)
+    form = PolicyForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("The policy was not changed: %(errors)s") % {"errors": form.errors.as_text()})
+        return redirect(collection)
+    with transaction.atomic():
+        before = dedup_policy.for_collection(collection)
+        collection.policy = form.policy()
+        collection.save(update_fields=["policy"])
+        PolicyChange.objects.create(collection=collection, actor=request.user, before=before, after=collection.policy)
+    messages.success(request, _("Policy saved. It applies to pairs verified from now on."))
+    return redirect(collection)
 
 
 @permission_required(VIEW)
