@@ -163,7 +163,10 @@ def _make_plan(codes: np.ndarray, radius: int) -> _Plan:
     varying, constant = _bit_order(codes)
     n_bits = max(len(varying), 1)
     n = len(codes)
-    sizes, radii = min(_layouts(n_bits, radius), key=lambda lr: _layout_cost(n, *lr))
+    # Fewer varying bits than the radius (e.g. one distinct code): every pair is within the radius,
+    # and one substring of all varying bits probed to full radius enumerates them exactly.
+    layouts = list(_layouts(n_bits, radius)) or [((n_bits,), (min(radius, n_bits),))]
+    sizes, radii = min(layouts, key=lambda lr: _layout_cost(n, *lr))
     # Deal the varying bits round-robin so each substring mixes balanced and skewed bits.
     slots: list[list[int]] = [[] for _ in sizes]
     queue = list(varying)
