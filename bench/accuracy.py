@@ -40,8 +40,19 @@ from catalogue.variants import make_variant  # noqa: E402
 PHOTOS = REPO.parent / "shared" / "data" / "photos"
 GROUPS = REPO.parent / "shared" / "data" / "groups.csv"
 # Kinds with a recall goal of 98%, and the crop (90%); exact copies must be settled automatically.
-HIGH_RECALL = ("resized", "recompressed", "format-changed", "colour-changed", "greyscale", "rotated-90",
-               "mirrored", "bordered", "skewed", "caption-strip", "exif-rotated")
+HIGH_RECALL = (
+    "resized",
+    "recompressed",
+    "format-changed",
+    "colour-changed",
+    "greyscale",
+    "rotated-90",
+    "mirrored",
+    "bordered",
+    "skewed",
+    "caption-strip",
+    "exif-rotated",
+)
 EXACT = ("identical", "metadata-stripped", "pixel-identical-png", "format-tiff")
 KINDS = EXACT + HIGH_RECALL + ("cropped",)
 SEP = "__"
@@ -78,12 +89,22 @@ def build_corpus(root, originals, distractors, seed):
 
 
 def run_pipeline(root, data_dir):
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CELERY_BROKER_URL", "PYTEST_VERSION")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DATABASE_URL", "CELERY_BROKER_URL", "PYTEST_VERSION")
+    }
     env.update(DEBUG="1", MASTERCOPY_DATA_DIR=str(data_dir))
 
     def manage(*args):
-        result = subprocess.run([sys.executable, "manage.py", *args], cwd=REPO, env=env, capture_output=True,
-                                text=True, check=False)
+        result = subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         if result.returncode:
             sys.exit(f"manage.py {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
         return result.stdout
@@ -114,15 +135,29 @@ def score_pipeline(truth, rows):
             labels = [h for h in hits if h]
     review = [r for r in rows if r["tier"] == "review"]
     auto = [r for r in rows if r["tier"] == "auto"]
-    false_auto = [r for r in auto if not same_photo(truth, r["left"], r["right"])
-                  or {truth[r["left"]][1], truth[r["right"]][1]} - set(EXACT) - {"original"}]
+    false_auto = [
+        r
+        for r in auto
+        if not same_photo(truth, r["left"], r["right"])
+        or {truth[r["left"]][1], truth[r["right"]][1]} - set(EXACT) - {"original"}
+    ]
     exact_settled = all(
-        found.get(frozenset((f, truth[f][0])), {}).get("tier") == "auto" for f, (_, k) in truth.items() if k in EXACT
+        found.get(frozenset((f, truth[f][0])), {}).get("tier") == "auto"
+        for f, (_, k) in truth.items()
+        if k in EXACT
     )
     precision = sum(1 for r in review if same_photo(truth, r["left"], r["right"])) / max(1, len(review))
     crop_labels = sum(1 for r in labels if "cropped" in r["relation"].split("+")) / max(1, len(labels))
-    return {"recall": recall, "precision": precision, "false_auto": len(false_auto), "exact_settled": exact_settled,
-            "crop_labels": crop_labels, "review": len(review), "auto": len(auto), "false_auto_rows": false_auto[:5]}
+    return {
+        "recall": recall,
+        "precision": precision,
+        "false_auto": len(false_auto),
+        "exact_settled": exact_settled,
+        "crop_labels": crop_labels,
+        "review": len(review),
+        "auto": len(auto),
+        "false_auto_rows": false_auto[:5],
+    }
 
 
 def baseline(root, truth):
@@ -130,7 +165,9 @@ def baseline(root, truth):
     for name in truth:
         with Image.open(root / name) as image:
             hashes[name] = imagehash.phash(image)
-    pairs = {frozenset((a, b)) for a, b in itertools.combinations(sorted(hashes), 2) if hashes[a] - hashes[b] <= 10}
+    pairs = {
+        frozenset((a, b)) for a, b in itertools.combinations(sorted(hashes), 2) if hashes[a] - hashes[b] <= 10
+    }
     recall = {}
     for kind in KINDS:
         variants = [f for f, (_, k) in truth.items() if k == kind]
@@ -140,7 +177,9 @@ def baseline(root, truth):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--originals", type=int, default=40)
     parser.add_argument("--distractors", type=int, default=120)
     parser.add_argument("--seed", type=int, default=11)
@@ -152,18 +191,24 @@ def main():
     corpus = scratch / "corpus"
     corpus.mkdir()
     truth = build_corpus(corpus, args.originals, args.distractors, args.seed)
-    print(f"corpus: {len(truth)} files ({args.originals} originals x {len(KINDS)} variant kinds + distractors) "
-          f"in {corpus}")
+    print(
+        f"corpus: {len(truth)} files ({args.originals} originals x {len(KINDS)} variant kinds + distractors) "
+        f"in {corpus}"
+    )
     rows, seconds = run_pipeline(corpus, scratch / "data")
     ours, base = score_pipeline(truth, rows), baseline(corpus, truth)
 
     print(f"\n{'variant kind':22} {'pipeline':>9} {'pHash<=10':>10}")
     for kind in KINDS:
         print(f"{kind:22} {ours['recall'][kind]:9.1%} {base['recall'][kind]:10.1%}")
-    print(f"\nreview queue: {ours['review']} pairs, precision {ours['precision']:.1%} "
-          f"(baseline: {base['pairs']} pairs within pHash 10, precision {base['precision']:.1%})")
-    print(f"automatic: {ours['auto']} pairs settled, {ours['false_auto']} false automatic merges; "
-          f"every exact copy settled automatically: {ours['exact_settled']}")
+    print(
+        f"\nreview queue: {ours['review']} pairs, precision {ours['precision']:.1%} "
+        f"(baseline: {base['pairs']} pairs within pHash 10, precision {base['precision']:.1%})"
+    )
+    print(
+        f"automatic: {ours['auto']} pairs settled, {ours['false_auto']} false automatic merges; "
+        f"every exact copy settled automatically: {ours['exact_settled']}"
+    )
     for row in ours["false_auto_rows"]:
         print(f"  false automatic merge: {row['left']} ~ {row['right']} ({row['relation']})")
     print(f"crop labels: {ours['crop_labels']:.1%} of found crops labelled 'cropped'")
@@ -183,9 +228,11 @@ def main():
         shutil.rmtree(scratch, ignore_errors=True)
     missed = [name for name, ok in goals.items() if not ok]
     worst = min(HIGH_RECALL, key=lambda k: ours["recall"][k])
-    print(f"SUMMARY accuracy: {'all goals met' if not missed else 'MISSED ' + ', '.join(missed)}; "
-          f"min recall {ours['recall'][worst]:.1%} ({worst}), crop {ours['recall']['cropped']:.1%}, "
-          f"precision {ours['precision']:.1%}, false auto {ours['false_auto']}, {seconds:.0f} s")
+    print(
+        f"SUMMARY accuracy: {'all goals met' if not missed else 'MISSED ' + ', '.join(missed)}; "
+        f"min recall {ours['recall'][worst]:.1%} ({worst}), crop {ours['recall']['cropped']:.1%}, "
+        f"precision {ours['precision']:.1%}, false auto {ours['false_auto']}, {seconds:.0f} s"
+    )
     return 0 if not missed else 1
 
 

@@ -212,7 +212,9 @@ class PolicyChange(models.Model):
     """An administrator's change to a collection's deduplication policy (append-only record)."""
 
     collection = models.ForeignKey(Collection, on_delete=models.CASCADE, related_name="policy_changes")
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
     before = models.JSONField(default=dict)
     after = models.JSONField(default=dict)
     created_at = models.DateTimeField(auto_now_add=True)

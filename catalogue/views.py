@@ -86,9 +86,24 @@ class PolicyForm(forms.Form):
         required=False,
         label=_lazy("Relations that count as the same record"),
         widget=forms.CheckboxSelectMultiple,
-        choices=[(r, r) for r in ("identical", "pixel-identical", "format-changed", "recompressed", "resized",
-                                  "rotated", "mirrored", "bordered", "skewed", "cropped", "colour-changed",
-                                  "greyscale", "overlay")],
+        choices=[
+            (r, r)
+            for r in (
+                "identical",
+                "pixel-identical",
+                "format-changed",
+                "recompressed",
+                "resized",
+                "rotated",
+                "mirrored",
+                "bordered",
+                "skewed",
+                "cropped",
+                "colour-changed",
+                "greyscale",
+                "overlay",
+            )
+        ],
     )
     phash = forms.IntegerField(min_value=0, max_value=32, label=_lazy("pHash distance"))
     orientation = forms.IntegerField(min_value=0, max_value=32, label=_lazy("Rotation / mirror distance"))
@@ -97,14 +112,20 @@ class PolicyForm(forms.Form):
 
     def __init__(self, *args, initial=None, **kwargs):
         if initial is not None:
-            initial = {**initial, **initial.get("thresholds", {}), "keep_best": ", ".join(initial["keep_best"])}
+            initial = {
+                **initial,
+                **initial.get("thresholds", {}),
+                "keep_best": ", ".join(initial["keep_best"]),
+            }
         super().__init__(*args, initial=initial, **kwargs)
 
     def clean_keep_best(self):
         criteria = [c.strip() for c in self.cleaned_data["keep_best"].split(",") if c.strip()]
         unknown = [c for c in criteria if c not in dedup_policy.KEEP_BEST_CRITERIA]
         if unknown or not criteria:
-            raise forms.ValidationError(_("Unknown criteria: %(names)s") % {"names": ", ".join(unknown) or "—"})
+            raise forms.ValidationError(
+                _("Unknown criteria: %(names)s") % {"names": ", ".join(unknown) or "—"}
+            )
         return criteria
 
     def policy(self):
@@ -123,13 +144,17 @@ def collection_policy(request, pk):
     collection = _get_collection(pk)
     form = PolicyForm(request.POST)
     if not form.is_valid():
-        messages.error(request, _("The policy was not changed: %(errors)s") % {"errors": form.errors.as_text()})
+        messages.error(
+            request, _("The policy was not changed: %(errors)s") % {"errors": form.errors.as_text()}
+        )
         return redirect(collection)
     with transaction.atomic():
         before = dedup_policy.for_collection(collection)
         collection.policy = form.policy()
         collection.save(update_fields=["policy"])
-        PolicyChange.objects.create(collection=collection, actor=request.user, before=before, after=collection.policy)
+        PolicyChange.objects.create(
+            collection=collection, actor=request.user, before=before, after=collection.policy
+        )
     messages.success(request, _("Policy saved. It applies to pairs verified from now on."))
     return redirect(collection)
 
