@@ -4,6 +4,7 @@ Runs after pair search, in the same batches. Each pair is verified once (``verif
 it, so the verdicts, tiers and any decisions taken on the pair stick.
 """
 
+import json
 import logging
 
 from django.core.files.storage import default_storage
@@ -16,6 +17,28 @@ from .models import CandidatePair
 from .tiers import PairFacts, classify
 
 log = logging.getLogger(__name__)
+
+
+@transaction.atomic
+def _save(pair, *, relation, params, sentence, tier, reason, priority):
+    """Store the verdict once; False if another worker verified the pair first."""
+    if CandidatePair.objects.select_for_update().filter(pk=pair.pk, verified=True).exists():
+        return False
+    pair.relation, pair.relation_params, pair.explanation = relation, _plain(params), sentence
+    pair.tier, pair.tier_reason, pair.priority, pair.verified = tier, reason[:500], priority, True
+    pair.save(
+        update_fields=[
+            "relation",
+            "relation_params",
+            "explanation",
+            "tier",
+            "tier_reason",
+            "priority",
+            "verified",
+            "updated_at",
+        ]
+    )
+    return True
 
 
 def unverified(image_ids=None):
@@ -68,32 +91,39 @@ def facts_for(pair, verdict):
     )
 
 
+def _plain(params):
+    """numpy scalars and tuples as plain JSON values."""
+    return json.loads(json.dumps(params, default=lambda o: o.item() if hasattr(o, "item") else str(o)))
+
+
 def verify_pair(pair):
-    verdict = _verdict(pair)
+    try:
+        verdict = _verdict(pair)
+    except Exception as exc:  # noqa: BLE001 - one undecodable pair must not stop the batch; a person looks
+        log.exception("verification failed for pair %s", pair.pk)
+        _save(
+            pair,
+            relation="",
+            params={},
+            sentence="",
+            tier=CandidatePair.Tier.REVIEW,
+            reason=f"verification failed ({type(exc).__name__}: {exc}); a person must compare",
+            priority=0.5,
+        )
+        return
     result = classify(facts_for(pair, verdict))
     with transaction.atomic():
-        locked = CandidatePair.objects.select_for_update().get(pk=pair.pk)
-        if locked.verified:
+        saved = _save(
+            pair,
+            relation=verdict.relation,
+            params=verdict.params,
+            sentence=verdict.sentence,
+            tier=result.tier,
+            reason=result.reason,
+            priority=result.priority,
+        )
+        if not saved:
             return
-        pair.relation, pair.relation_params, pair.explanation = (
-            verdict.relation,
-            verdict.params,
-            verdict.sentence,
-        )
-        pair.tier, pair.tier_reason, pair.priority = result.tier, result.reason[:500], result.priority
-        pair.verified = True
-        pair.save(
-            update_fields=[
-                "relation",
-                "relation_params",
-                "explanation",
-                "tier",
-                "tier_reason",
-                "priority",
-                "verified",
-                "updated_at",
-            ]
-        )
         if result.settle:
             rule = policy.for_collection(pair.image_a.collection)["keep_best"]
             ranked, why = policy.rank_images([pair.image_a, pair.image_b], rule)
