@@ -46,10 +46,16 @@ class Decision(models.Model):
     corrects = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="corrections"
     )
+    # What else the decision changed, so undo can put it back exactly: fields carried into the master
+    # ({"field": {"value", "previous", "from_record"}}) and a related link it created ([a, b]).
+    effects = models.JSONField(default=dict, blank=True)
+    # A decision that contradicts earlier ones is not applied: it waits for a supervisor (kind escalate).
+    flagged = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
         ordering = ["created_at", "pk"]
+        indexes = [models.Index(fields=["actor", "-created_at"], name="decision_actor_latest")]
         verbose_name = _("decision")
         verbose_name_plural = _("decisions")
 
@@ -64,3 +70,67 @@ class Decision(models.Model):
 
     def delete(self, *args, **kwargs):
         raise AppendOnlyError("decisions are append-only and are never deleted")
+
+
+class ReviewItem(models.Model):
+    """A pair's place in the review queue: who holds it, and whether a decision has taken it out.
+
+    Decisions are the truth; this row is the queue's working state, changed in the same transaction as
+    the decision that changes it. The queue's filters and counts (collection, relation, score band) are
+    copied from the pair so that counting 100,000 items is one indexed query on one table.
+    """
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("waiting for review")
+        ESCALATED = "escalated", _("waiting for a supervisor")
+        DECIDED = "decided", _("decided")
+
+    pair = models.OneToOneField(CandidatePair, on_delete=models.CASCADE, related_name="review_item")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.OPEN)
+    collection = models.ForeignKey("catalogue.Collection", on_delete=models.CASCADE, related_name="+")
+    relation = models.CharField(max_length=200, blank=True)
+    score = models.FloatField(default=0)
+    priority = models.FloatField(default=0)
+    group = models.ForeignKey(
+        "dedup.CandidateGroup", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # The lease: one cataloguer at a time, until it expires.
+    leased_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    # Skip hands the item to others: the one who skipped does not get it straight back.
+    skipped_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    skipped_at = models.DateTimeField(null=True, blank=True)
+    decision = models.ForeignKey(Decision, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("review item")
+        verbose_name_plural = _("review items")
+        indexes = [
+            models.Index(fields=["status", "-priority", "-score"], name="review_item_easy_first"),
+            models.Index(fields=["status", "priority", "score"], name="review_item_hard_first"),
+            models.Index(fields=["status", "collection", "relation"], name="review_item_counts"),
+        ]
+
+    def __str__(self):
+        return f"review of pair {self.pair_id} ({self.status})"
+
+    def get_absolute_url(self):
+        from django.urls import reverse
+
+        return reverse("review-item", args=[self.pk])
+
+    def leased_to(self, user, now):
+        return self.leased_by_id == user.pk and bool(self.lease_expires_at and self.lease_expires_at > now)
+
+    def lease_held_by_other(self, user, now):
+        return (
+            self.leased_by_id is not None
+            and self.leased_by_id != user.pk
+            and self.lease_expires_at is not None
+            and self.lease_expires_at > now
+        )

@@ -1,10 +1,43 @@
-"""Decisions and their consequences in the catalogue, each inside one transaction."""
+"""Decisions and their consequences in the catalogue, and the review queue's leases.
+
+Every function that changes more than one row runs inside one transaction, so a decision, its
+catalogue changes and the queue item that it takes out of the queue are written together or not at all.
+"""
+
+from datetime import timedelta
 
 from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from catalogue.models import CatalogueRecord, RecordLink
+from dedup.models import CandidatePair
 
-from .models import Decision
+from .models import Decision, ReviewItem
+
+# Long enough to look closely at a hard pair, short enough that an abandoned item comes back soon.
+LEASE = timedelta(minutes=10)
+# After a skip the item goes to others first; the same person sees it again only after this.
+SKIP_COOLDOWN = timedelta(minutes=30)
+# Catalogue fields a cataloguer may carry from the superseded record into the master.
+MERGE_FIELDS = ("title", "creator", "date_text", "rights", "credit_line", "source")
+# Kinds that settle a pair; skip and escalate leave it waiting.
+SETTLING = (Decision.Kind.DUPLICATE, Decision.Kind.RELATED, Decision.Kind.DISTINCT)
+SCORE_BANDS = {
+    "high": (0.9, None),
+    "good": (0.75, 0.9),
+    "fair": (0.5, 0.75),
+    "weak": (None, 0.5),
+}
+ORDERS = {
+    "easy": ("-priority", "-score", "pk"),
+    "hard": ("priority", "score", "pk"),
+}
+
+
+class ReviewError(Exception):
+    """A request the queue refuses (someone else holds the item, nothing to undo, ...): said to the user."""
 
 
 def _evidence(pair):
@@ -12,6 +45,7 @@ def _evidence(pair):
         "score": pair.score,
         "tier": pair.tier,
         "relation": pair.relation,
+        "relation_params": pair.relation_params,
         "explanation": pair.explanation,
         "distances": {
             name: getattr(pair, name)
@@ -26,23 +60,72 @@ def _evidence(pair):
     }
 
 
+def _state(record, fields=()):
+    state = record.state()
+    if fields:
+        merged = (record.metadata or {}).get("merged_fields", {})
+        state["fields"] = {name: getattr(record, name) for name in fields}
+        state["merged_fields"] = {name: merged.get(name) for name in fields}
+    return state
+
+
 def _states(*records):
-    return [r.state() for r in records if r is not None]
+    return [_state(r) for r in records if r is not None]
+
+
+def _settle_item(pair, decision):
+    ReviewItem.objects.filter(pair=pair).update(
+        status=ReviewItem.Status.DECIDED,
+        decision=decision,
+        leased_by=None,
+        lease_expires_at=None,
+        updated_at=timezone.now(),
+    )
+
+
+def _merge_fields(master, superseded, fields):
+    """Carry the chosen fields' values from superseded into master; the source of each is kept."""
+    merged = {}
+    record_merges = dict((master.metadata or {}).get("merged_fields", {}))
+    for name in fields:
+        value = getattr(superseded, name)
+        merged[name] = {
+            "value": value,
+            "previous": getattr(master, name),
+            "from_record": superseded.pk,
+            "from_number": superseded.catalogue_number,
+        }
+        setattr(master, name, value)
+        record_merges[name] = dict(merged[name])
+    master.metadata = {**(master.metadata or {}), "merged_fields": record_merges}
+    master.save()
+    return merged
 
 
 @transaction.atomic
-def decide_duplicate(pair, master_record, *, actor=None, automatic=False, reason="", comment=""):
-    """Supersede the other record of the pair by master_record, recording the decision."""
+def decide_duplicate(pair, master_record, *, actor=None, automatic=False, reason="", comment="", merge=()):
+    """Supersede the other record of the pair by master_record, recording the decision; merge names
+    fields whose values the superseded record gives to the master."""
     records = {pair.image_a.record, pair.image_b.record}
     others = [r for r in records if r.pk != master_record.pk]
     superseded = others[0] if others else None
     touched = list(CatalogueRecord.objects.select_for_update().filter(pk__in=[r.pk for r in records]))
     followers = list(CatalogueRecord.objects.filter(master__in=[r.pk for r in others]))
-    before = _states(*touched, *followers)
-    if superseded is not None and superseded.resolve().pk != master_record.resolve().pk:
+    fields = [name for name in MERGE_FIELDS if name in merge] if superseded is not None else []
+    target = master_record.resolve()
+    before = [_state(r, fields if r.pk == target.pk else ()) for r in (*touched, *followers)]
+    if target.pk not in {s["record"] for s in before}:
+        before.append(_state(target, fields))
+    if superseded is not None and superseded.resolve().pk != target.pk:
         superseded.supersede(master_record)
-    after = _states(*(CatalogueRecord.objects.get(pk=r["record"]) for r in before))
-    return Decision.objects.create(
+    merged = {}
+    if fields:
+        merged = _merge_fields(CatalogueRecord.objects.get(pk=target.pk), superseded, fields)
+    after = [
+        _state(CatalogueRecord.objects.get(pk=s["record"]), fields if s["record"] == target.pk else ())
+        for s in before
+    ]
+    decision = Decision.objects.create(
         pair=pair,
         kind=Decision.Kind.DUPLICATE,
         master=master_record,
@@ -54,21 +137,346 @@ def decide_duplicate(pair, master_record, *, actor=None, automatic=False, reason
         evidence=_evidence(pair),
         before=before,
         after=after,
+        effects={"merged_fields": merged, "master": target.pk} if merged else {},
     )
+    if merged:
+        # The decision's id exists only now; the record says which decision brought each value.
+        master = CatalogueRecord.objects.get(pk=target.pk)
+        for name in merged:
+            master.metadata["merged_fields"][name]["decision"] = decision.pk
+        master.save(update_fields=["metadata", "updated_at"])
+    _settle_item(pair, decision)
+    return decision
 
 
 @transaction.atomic
-def decide(pair, kind, *, actor, comment=""):
+def decide(pair, kind, *, actor, comment="", reason=""):
     """related, distinct, skip or escalate: record it; related links the two records both ways."""
     a, b = pair.image_a.record, pair.image_b.record
+    effects = {}
     if kind == Decision.Kind.RELATED and a.pk != b.pk:
+        existed = RecordLink.objects.filter(record_a_id=min(a.pk, b.pk), record_b_id=max(a.pk, b.pk)).exists()
         RecordLink.link(a, b, note=pair.relation)
-    return Decision.objects.create(
+        if not existed:
+            effects["link_created"] = sorted((a.pk, b.pk))
+    decision = Decision.objects.create(
         pair=pair,
         kind=kind,
         actor=actor,
         comment=comment,
+        reason=reason[:500],
         evidence=_evidence(pair),
         before=_states(a, b),
         after=_states(a, b),
+        effects=effects,
     )
+    if kind in SETTLING:
+        _settle_item(pair, decision)
+    return decision
+
+
+# --- contradictions ---------------------------------------------------------------------------------
+
+
+def _distinct_decided(a, b):
+    """A standing 'not related' decision between the two records (not undone)."""
+    return (
+        Decision.objects.filter(kind=Decision.Kind.DISTINCT, corrections__isnull=True)
+        .filter(
+            Q(pair__image_a__record=a, pair__image_b__record=b)
+            | Q(pair__image_a__record=b, pair__image_b__record=a)
+        )
+        .exists()
+    )
+
+
+def contradiction(pair, kind):
+    """Why this decision contradicts the catalogue's current state, or "" when it does not."""
+    a, b = pair.image_a.record, pair.image_b.record
+    if a.pk == b.pk or kind not in SETTLING:
+        return ""
+    ra, rb = a.resolve(), b.resolve()
+    if kind != Decision.Kind.DUPLICATE and ra.pk == rb.pk:
+        return _("%(a)s and %(b)s are already one record group under master %(m)s") % {
+            "a": a.catalogue_number,
+            "b": b.catalogue_number,
+            "m": ra.catalogue_number,
+        }
+    linked = RecordLink.objects.filter(
+        Q(record_a_id=min(ra.pk, rb.pk), record_b_id=max(ra.pk, rb.pk))
+        | Q(record_a_id=min(a.pk, b.pk), record_b_id=max(a.pk, b.pk))
+    ).exists()
+    if kind == Decision.Kind.DUPLICATE and linked:
+        return _("%(a)s and %(b)s are already linked as related but distinct") % {
+            "a": a.catalogue_number,
+            "b": b.catalogue_number,
+        }
+    if kind == Decision.Kind.DUPLICATE and _distinct_decided(a, b):
+        return _("%(a)s and %(b)s were already decided to be not related") % {
+            "a": a.catalogue_number,
+            "b": b.catalogue_number,
+        }
+    if kind == Decision.Kind.DISTINCT and linked:
+        return _("%(a)s and %(b)s are already linked as related") % {
+            "a": a.catalogue_number,
+            "b": b.catalogue_number,
+        }
+    return ""
+
+
+# --- the queue --------------------------------------------------------------------------------------
+
+
+def sync_queue():
+    """Give every review-tier pair its queue item (pairs arrive from the pipeline at any time).
+    Idempotent: pairs that already have an item, decided or not, are left alone, so decisions stick."""
+    missing = list(
+        CandidatePair.objects.filter(tier=CandidatePair.Tier.REVIEW, review_item__isnull=True).values_list(
+            "pk", "image_a__collection_id", "relation", "score", "priority", "group_id"
+        )
+    )
+    if not missing:
+        return 0
+    settled = dict(
+        Decision.objects.filter(
+            pair__in=[row[0] for row in missing], kind__in=SETTLING, corrections__isnull=True
+        ).values_list("pair_id", "pk")
+    )
+    ReviewItem.objects.bulk_create(
+        [
+            ReviewItem(
+                pair_id=pk,
+                collection_id=collection,
+                relation=relation,
+                score=score,
+                priority=priority,
+                group_id=group,
+                status=ReviewItem.Status.DECIDED if pk in settled else ReviewItem.Status.OPEN,
+                decision_id=settled.get(pk),
+            )
+            for pk, collection, relation, score, priority, group in missing
+        ],
+        batch_size=1000,
+        ignore_conflicts=True,
+    )
+    return len(missing)
+
+
+def _free(user, now):
+    return Q(leased_by__isnull=True) | Q(lease_expires_at__lte=now) | Q(leased_by=user)
+
+
+def filtered(items, filters):
+    if filters.get("collection"):
+        items = items.filter(collection_id=filters["collection"])
+    if filters.get("relation"):
+        items = items.filter(relation=filters["relation"])
+    low, high = SCORE_BANDS.get(filters.get("band") or "", (None, None))
+    if low is not None:
+        items = items.filter(score__gte=low)
+    if high is not None:
+        items = items.filter(score__lt=high)
+    return items
+
+
+def available(user, filters, now=None, escalated=False):
+    now = now or timezone.now()
+    status = ReviewItem.Status.ESCALATED if escalated else ReviewItem.Status.OPEN
+    items = ReviewItem.objects.filter(status=status).filter(_free(user, now))
+    items = items.exclude(skipped_by=user, skipped_at__gt=now - SKIP_COOLDOWN)
+    return filtered(items, filters)
+
+
+def claim(item_pk, user, now=None):
+    """Lease one item to user with a conditional UPDATE: of two simultaneous claims, exactly one
+    matches the row (the other's WHERE no longer holds once the first commits), so it is the row count
+    that says who won."""
+    now = now or timezone.now()
+    won = (
+        ReviewItem.objects.filter(
+            pk=item_pk, status__in=[ReviewItem.Status.OPEN, ReviewItem.Status.ESCALATED]
+        )
+        .filter(_free(user, now))
+        .update(leased_by=user, lease_expires_at=now + LEASE, updated_at=now)
+    )
+    if won:
+        # One item at a time per person: leaving an item for the next gives the first back.
+        ReviewItem.objects.filter(leased_by=user).exclude(pk=item_pk).update(
+            leased_by=None, lease_expires_at=None
+        )
+    return bool(won)
+
+
+def claim_next(user, filters, order="easy", escalated=False, group=None):
+    """The next item for user (the one they already hold first, then the same candidate group, then
+    the queue order), leased to them; None when nothing is left."""
+    now = timezone.now()
+    items = available(user, filters, now, escalated)
+    held = items.filter(leased_by=user, lease_expires_at__gt=now).values_list("pk", flat=True).first()
+    if held:
+        claim(held, user, now)
+        return held
+    for _attempt in range(5):
+        candidates = []
+        if group:
+            same_group = items.filter(group_id=group).order_by(*ORDERS["easy"])
+            candidates += list(same_group.values_list("pk", flat=True)[:5])
+        ordered = items.order_by(*ORDERS.get(order, ORDERS["easy"]))
+        candidates += list(ordered.values_list("pk", flat=True)[:10])
+        if not candidates:
+            return None
+        for pk in candidates:
+            if claim(pk, user, now):
+                return pk
+    return None
+
+
+def release(user):
+    ReviewItem.objects.filter(leased_by=user).update(leased_by=None, lease_expires_at=None)
+
+
+# --- a cataloguer's decision on a queue item ----------------------------------------------------------
+
+
+@transaction.atomic
+def review(item_pk, user, kind, *, master_side=None, comment="", merge=(), supervisor=False):
+    """Apply a cataloguer's decision on a leased item; returns the Decision recorded.
+
+    A decision that contradicts the catalogue is not applied: it is recorded as an escalation, flagged,
+    with the reason, and the item goes to the supervisors (who may then apply it)."""
+    now = timezone.now()
+    item = ReviewItem.objects.select_for_update().get(pk=item_pk)
+    pair = CandidatePair.objects.select_related("image_a__record", "image_b__record").get(pk=item.pair_id)
+    if item.status == ReviewItem.Status.DECIDED:
+        raise ReviewError(_("This pair has already been decided."))
+    if item.status == ReviewItem.Status.ESCALATED and not supervisor:
+        raise ReviewError(_("This pair waits for a supervisor."))
+    if item.lease_held_by_other(user, now):
+        raise ReviewError(_("Someone else is reviewing this pair."))
+    previous_status = item.status
+    if kind == Decision.Kind.SKIP:
+        decision = decide(pair, kind, actor=user, comment=comment)
+        item.skipped_by, item.skipped_at = user, now
+    elif kind == Decision.Kind.ESCALATE:
+        decision = decide(pair, kind, actor=user, comment=comment, reason=_("escalated by the reviewer"))
+        item.status = ReviewItem.Status.ESCALATED
+    else:
+        conflict = "" if previous_status == ReviewItem.Status.ESCALATED else contradiction(pair, kind)
+        if conflict:
+            return _flag(item, pair, user, kind, master_side, comment, conflict)
+        if kind == Decision.Kind.DUPLICATE:
+            image = pair.image_b if master_side == "right" else pair.image_a
+            decision = decide_duplicate(pair, image.record, actor=user, comment=comment, merge=merge)
+        else:
+            decision = decide(pair, kind, actor=user, comment=comment)
+        item.refresh_from_db()
+    item.leased_by, item.lease_expires_at = None, None
+    item.save()
+    return decision
+
+
+def _flag(item, pair, user, kind, master_side, comment, conflict):
+    a, b = pair.image_a.record, pair.image_b.record
+    evidence = {**_evidence(pair), "proposed": kind, "master_side": master_side}
+    decision = Decision.objects.create(
+        pair=pair,
+        kind=Decision.Kind.ESCALATE,
+        actor=user,
+        comment=comment,
+        reason=(_("contradicts earlier decisions: %(why)s") % {"why": conflict})[:500],
+        evidence=evidence,
+        before=_states(a, b),
+        after=_states(a, b),
+        flagged=True,
+    )
+    item.status = ReviewItem.Status.ESCALATED
+    item.leased_by, item.lease_expires_at = None, None
+    item.save()
+    return decision
+
+
+# --- undo -------------------------------------------------------------------------------------------
+
+
+def last_decision(user):
+    return (
+        Decision.objects.filter(actor=user, automatic=False)
+        .exclude(kind__in=[Decision.Kind.UNDO, Decision.Kind.REVERT])
+        .order_by("-created_at", "-pk")
+        .first()
+    )
+
+
+def _current(state):
+    record = CatalogueRecord.objects.get(pk=state["record"])
+    return _state(record, tuple(state.get("fields", {})))
+
+
+def _comparable(state):
+    return {key: value for key, value in state.items() if key != "merged_fields"}
+
+
+@transaction.atomic
+def undo_last(user):
+    """Undo user's own last decision: a new Decision (kind undo, corrects it) that puts back the exact
+    catalogue state from before, provided nothing has changed those records since."""
+    last = last_decision(user)
+    if last is None or last.corrections.exists():
+        raise ReviewError(_("You have no decision to undo."))
+    CatalogueRecord.objects.select_for_update().filter(pk__in=[s["record"] for s in last.before])
+    now_states = [_current(s) for s in last.after]
+    if [_comparable(s) for s in now_states] != [_comparable(s) for s in last.after]:
+        raise ReviewError(
+            _("These records have changed since your decision; ask a supervisor to revert it instead.")
+        )
+    for state in last.before:
+        record = CatalogueRecord.objects.get(pk=state["record"])
+        record.restore(state)
+        if "fields" in state:
+            for name, value in state["fields"].items():
+                setattr(record, name, value)
+            merges = dict((record.metadata or {}).get("merged_fields", {}))
+            for name, entry in state["merged_fields"].items():
+                if entry is None:
+                    merges.pop(name, None)
+                else:
+                    merges[name] = entry
+            record.metadata = {**(record.metadata or {}), "merged_fields": merges}
+            if not merges:
+                record.metadata.pop("merged_fields")
+            record.save()
+    link = last.effects.get("link_created")
+    if link:
+        RecordLink.objects.filter(record_a_id=link[0], record_b_id=link[1]).delete()
+    undo = Decision.objects.create(
+        pair=last.pair,
+        kind=Decision.Kind.UNDO,
+        actor=user,
+        corrects=last,
+        reason=(_("undo of %(kind)s") % {"kind": last.get_kind_display()})[:500],
+        before=now_states,
+        after=[_current(s) for s in last.before],
+    )
+    if last.pair_id:
+        _reopen(last, user)
+    return undo
+
+
+def _reopen(last, user):
+    """The undone pair comes back to the one who undid it, in the status it had before."""
+    now = timezone.now()
+    earlier = (
+        Decision.objects.filter(pair_id=last.pair_id, created_at__lte=last.created_at)
+        .filter(corrections__isnull=True)
+        .exclude(pk=last.pk)
+        .exclude(kind__in=[Decision.Kind.UNDO, Decision.Kind.SKIP])
+        .order_by("-created_at", "-pk")
+        .first()
+    )
+    status = ReviewItem.Status.OPEN
+    if earlier is not None and earlier.kind == Decision.Kind.ESCALATE:
+        status = ReviewItem.Status.ESCALATED
+    changes = {"status": status, "decision": None, "leased_by": user, "lease_expires_at": now + LEASE}
+    if last.kind == Decision.Kind.SKIP:
+        changes.update(skipped_by=None, skipped_at=None)
+    ReviewItem.objects.filter(pair_id=last.pair_id).update(**changes, updated_at=now)

@@ -1,0 +1,399 @@
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.core.files.storage import default_storage
+from django.db.models import Count
+from django.http import FileResponse, Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_POST
+
+from catalogue.models import Collection
+from catalogue.roles import REVIEW, SUPERVISE, VIEW, permission_required
+from dedup import policy
+from dedup.models import Fingerprint
+
+from . import services
+from .models import Decision, ReviewItem
+
+# The buttons of the item screen: POST value → (decision kind, master side).
+CHOICES = {
+    "keep-left": (Decision.Kind.DUPLICATE, "left"),
+    "keep-right": (Decision.Kind.DUPLICATE, "right"),
+    "related": (Decision.Kind.RELATED, None),
+    "distinct": (Decision.Kind.DISTINCT, None),
+    "skip": (Decision.Kind.SKIP, None),
+    "escalate": (Decision.Kind.ESCALATE, None),
+}
+BAND_LABELS = {
+    "high": gettext_lazy("0.90 and above"),
+    "good": gettext_lazy("0.75 – 0.90"),
+    "fair": gettext_lazy("0.50 – 0.75"),
+    "weak": gettext_lazy("below 0.50"),
+}
+FILTER_KEYS = ("collection", "relation", "band", "order", "escalated")
+_SIGNALS = (
+    ("phash_distance", "phash", gettext_lazy("perceptual hash (pHash)")),
+    ("dhash_distance", None, gettext_lazy("difference hash (dHash)")),
+    ("orientation_distance", "orientation", gettext_lazy("rotated / mirrored hash")),
+    ("border_distance", "border", gettext_lazy("hash with the border trimmed")),
+    ("crop_distance", "crop", gettext_lazy("region (crop) hash")),
+)
+_MERGE_LABELS = {
+    "title": gettext_lazy("Title"),
+    "creator": gettext_lazy("Creator"),
+    "date_text": gettext_lazy("Date"),
+    "rights": gettext_lazy("Rights / licence"),
+    "credit_line": gettext_lazy("Credit line"),
+    "source": gettext_lazy("Source / provenance"),
+}
+
+
+def _filters(data):
+    filters = {key: data.get(key, "") for key in FILTER_KEYS}
+    if filters["order"] not in services.ORDERS:
+        filters["order"] = "easy"
+    if not filters["collection"].isdigit():
+        filters["collection"] = ""
+    if filters["band"] not in services.SCORE_BANDS:
+        filters["band"] = ""
+    return filters
+
+
+def _query(filters):
+    return urlencode({k: v for k, v in filters.items() if v})
+
+
+def _item_url(pk, filters):
+    query = _query(filters)
+    return reverse("review-item", args=[pk]) + (f"?{query}" if query else "")
+
+
+def _queue_url(filters):
+    query = _query(filters)
+    return reverse("review-queue") + (f"?{query}" if query else "")
+
+
+def _get_item_for_user(request, pk):
+    """The item with everything the screen shows, in one query; escalated items are for supervisors."""
+    item = get_object_or_404(
+        ReviewItem.objects.select_related(
+            "pair__image_a__record__collection",
+            "pair__image_b__record__collection",
+            "pair__image_a__fingerprint",
+            "pair__image_b__fingerprint",
+            "pair__group",
+            "leased_by",
+        ),
+        pk=pk,
+    )
+    return item
+
+
+def _escalated_allowed(request, filters):
+    return bool(filters["escalated"]) and request.user.has_perm(SUPERVISE)
+
+
+@permission_required(REVIEW)
+def queue(request):
+    services.sync_queue()
+    filters = _filters(request.GET)
+    escalated = _escalated_allowed(request, filters)
+    status = ReviewItem.Status.ESCALATED if escalated else ReviewItem.Status.OPEN
+    waiting = ReviewItem.objects.filter(status=status)
+    chosen = services.filtered(waiting, filters)
+    by_collection = dict(waiting.values_list("collection").annotate(n=Count("pk")).order_by())
+    collections = Collection.objects.filter(pk__in=by_collection).only("pk", "name")
+    by_band = {}
+    for key in services.SCORE_BANDS:
+        by_band[key] = services.filtered(waiting, {"band": key}).count()
+    context = {
+        "filters": filters,
+        "escalated": escalated,
+        "total": waiting.count(),
+        "matching": chosen.count(),
+        "by_collection": [(c, by_collection[c.pk]) for c in collections],
+        "by_relation": list(
+            waiting.values_list("relation").annotate(n=Count("pk")).order_by("-n", "relation")
+        ),
+        "by_band": [(key, BAND_LABELS[key], by_band[key]) for key in services.SCORE_BANDS],
+        "escalated_count": ReviewItem.objects.filter(status=ReviewItem.Status.ESCALATED).count(),
+        "held": ReviewItem.objects.filter(
+            leased_by=request.user, lease_expires_at__gt=timezone.now()
+        ).first(),
+        "last": services.last_decision(request.user),
+        "decided_today": Decision.objects.filter(
+            actor=request.user, created_at__date=timezone.now().date()
+        ).count(),
+    }
+    return render(request, "review/queue.html", context)
+
+
+@require_POST
+@permission_required(REVIEW)
+def start(request):
+    services.sync_queue()
+    filters = _filters(request.POST)
+    pk = services.claim_next(
+        request.user, filters, filters["order"], escalated=_escalated_allowed(request, filters)
+    )
+    if pk is None:
+        messages.info(request, _("Nothing is waiting for review with these filters."))
+        return redirect(_queue_url(filters))
+    return redirect(_item_url(pk, filters))
+
+
+@permission_required(REVIEW)
+def item(request, pk):
+    item = _get_item_for_user(request, pk)
+    filters = _filters(request.GET)
+    context = _item_context(request, item, filters)
+    return render(request, "review/item.html", context)
+
+
+@require_POST
+@permission_required(REVIEW)
+def claim(request, pk):
+    item = _get_item_for_user(request, pk)
+    filters = _filters(request.POST)
+    if item.status == ReviewItem.Status.ESCALATED and not request.user.has_perm(SUPERVISE):
+        messages.error(request, _("This pair waits for a supervisor."))
+    elif not services.claim(item.pk, request.user):
+        messages.error(request, _("Someone else is reviewing this pair, or it has been decided."))
+    return redirect(_item_url(item.pk, filters))
+
+
+@require_POST
+@permission_required(REVIEW)
+def decide(request, pk):
+    item = _get_item_for_user(request, pk)
+    filters = _filters(request.POST)
+    choice = CHOICES.get(request.POST.get("decision", ""))
+    if choice is None:
+        messages.error(request, _("Choose a decision."))
+        return redirect(_item_url(item.pk, filters))
+    kind, side = choice
+    merge = [name for name in request.POST.getlist("merge") if name in services.MERGE_FIELDS]
+    try:
+        decision = services.review(
+            item.pk,
+            request.user,
+            kind,
+            master_side=side,
+            comment=request.POST.get("comment", "").strip(),
+            merge=merge,
+            supervisor=request.user.has_perm(SUPERVISE),
+        )
+    except services.ReviewError as exc:
+        messages.error(request, str(exc))
+        return redirect(_item_url(item.pk, filters))
+    if decision.flagged:
+        messages.warning(
+            request,
+            _("Not applied: %(reason)s. The pair goes to a supervisor.") % {"reason": decision.reason},
+        )
+    next_pk = services.claim_next(
+        request.user,
+        filters,
+        filters["order"],
+        escalated=_escalated_allowed(request, filters),
+        group=item.group_id,
+    )
+    if next_pk is None:
+        messages.info(request, _("The queue is empty for these filters. Well done."))
+        return redirect(_queue_url(filters))
+    return redirect(_item_url(next_pk, filters))
+
+
+@require_POST
+@permission_required(REVIEW)
+def undo(request):
+    filters = _filters(request.POST)
+    try:
+        undone = services.undo_last(request.user)
+    except services.ReviewError as exc:
+        messages.error(request, str(exc))
+        return redirect(_queue_url(filters))
+    messages.success(
+        request, _("Undone: %(kind)s. Decide again.") % {"kind": undone.corrects.get_kind_display()}
+    )
+    item = ReviewItem.objects.filter(pair_id=undone.pair_id).first()
+    return redirect(_item_url(item.pk, filters) if item else _queue_url(filters))
+
+
+@permission_required(VIEW)
+def image_derivative(request, pk, size):
+    """A preview or thumbnail, for signed-in viewers only; originals never go through here."""
+    fingerprint = get_object_or_404(Fingerprint.objects.only("preview_key", "thumbnail_key"), image_id=pk)
+    key = fingerprint.preview_key if size == "preview" else fingerprint.thumbnail_key
+    if not key:
+        raise Http404
+    response = FileResponse(default_storage.open(key, "rb"), content_type="image/jpeg")
+    # Keyed by content hash, so a private cache is safe; never a shared (public) one.
+    response["Cache-Control"] = "private, max-age=86400"
+    return response
+
+
+# --- the item screen ---------------------------------------------------------------------------------
+
+
+def _fingerprint(image):
+    try:
+        return image.fingerprint
+    except Fingerprint.DoesNotExist:
+        return None
+
+
+def _dpi(fingerprint):
+    if not fingerprint or not fingerprint.dpi:
+        return ""
+    dpi = fingerprint.dpi
+    values = dpi if isinstance(dpi, list | tuple) else [dpi]
+    return " × ".join(f"{float(v):g}" for v in values)
+
+
+def _metadata_rows(left, right):
+    fl, fr = _fingerprint(left), _fingerprint(right)
+    ra, rb = left.record, right.record
+
+    def fp(f, name):
+        return getattr(f, name, "") if f else ""
+
+    rows = [
+        (_("Dimensions"), f"{left.width} × {left.height}", f"{right.width} × {right.height}"),
+        (_("File size"), left.size, right.size),
+        (_("Format"), left.format, right.format),
+        (_("Colour mode"), left.mode, right.mode),
+        (_("Colour profile"), left.icc_profile, right.icc_profile),
+        (_("Bit depth"), fp(fl, "bit_depth"), fp(fr, "bit_depth")),
+        (_("DPI"), _dpi(fl), _dpi(fr)),
+        (_("Date taken (EXIF)"), fp(fl, "exif_datetime"), fp(fr, "exif_datetime")),
+        (_("Camera"), fp(fl, "camera"), fp(fr, "camera")),
+        (_("Imported"), left.created_at.date(), right.created_at.date()),
+        (_("Catalogue number"), ra.catalogue_number, rb.catalogue_number),
+        (_("Title"), ra.title, rb.title),
+        (_("Creator"), ra.creator, rb.creator),
+        (_("Date"), ra.date_text, rb.date_text),
+        (_("Rights / licence"), ra.rights, rb.rights),
+        (_("Credit line"), ra.credit_line, rb.credit_line),
+        (_("Collection"), ra.collection.name, rb.collection.name),
+        (_("Source / provenance"), ra.source, rb.source),
+        (_("File path"), left.source_path, right.source_path),
+    ]
+    return [
+        {"label": label, "left": a, "right": b, "differs": a != b, "size": label == _("File size")}
+        for label, a, b in rows
+    ]
+
+
+def _suggestion(pair):
+    a, b = pair.image_a, pair.image_b
+    rules = policy.for_collection(a.record.collection)
+    ranked, reason = policy.rank_images([a, b], rules["keep_best"])
+    labels = [label for label in pair.relation.split("+") if label]
+    duplicate = bool(labels) and all(label in rules["duplicate_relations"] for label in labels)
+    return {
+        "side": "left" if ranked[0].pk == a.pk else "right",
+        "reason": reason,
+        "kind": "duplicate" if duplicate else "related",
+        "thresholds": rules["thresholds"],
+    }
+
+
+def _signals(pair, thresholds):
+    rows = []
+    for field, key, label in _SIGNALS:
+        value = getattr(pair, field)
+        if value is None:
+            continue
+        limit = thresholds.get(key) if key else None
+        rows.append(
+            {"label": label, "distance": value, "limit": limit, "fired": limit is not None and value <= limit}
+        )
+    return rows
+
+
+def _group_strip(item, pair):
+    """For a group of more than two: every member with its thumbnail and the item that compares it
+    with the group's master."""
+    group = pair.group
+    if group is None:
+        return None
+    members = list(group.members.select_related("record").order_by("pk"))
+    if len(members) <= 2:
+        return None
+    items = {
+        (row[1], row[2]): (row[0], row[3])
+        for row in ReviewItem.objects.filter(group=group).values_list(
+            "pk", "pair__image_a", "pair__image_b", "status"
+        )
+    }
+    strip = []
+    for member in members:
+        key = tuple(sorted((member.pk, group.master_id)))
+        found = items.get(key)
+        strip.append(
+            {
+                "image": member,
+                "is_master": member.pk == group.master_id,
+                "item": found[0] if found else None,
+                "status": found[1] if found else "",
+                "current": member.pk in (pair.image_a_id, pair.image_b_id) and member.pk != group.master_id,
+            }
+        )
+    return strip
+
+
+def _item_context(request, item, filters):
+    pair = item.pair
+    now = timezone.now()
+    supervisor = request.user.has_perm(SUPERVISE)
+    suggestion = _suggestion(pair)
+    holds = item.leased_to(request.user, now)
+    open_to_me = item.status == ReviewItem.Status.OPEN or (
+        item.status == ReviewItem.Status.ESCALATED and supervisor
+    )
+    can_decide = holds and open_to_me
+    left, right = pair.image_a, pair.image_b
+    merge = [
+        {
+            "name": name,
+            "label": label,
+            "left": getattr(left.record, name),
+            "right": getattr(right.record, name),
+        }
+        for name, label in _MERGE_LABELS.items()
+        if getattr(left.record, name) != getattr(right.record, name)
+    ]
+    return {
+        "item": item,
+        "pair": pair,
+        "left": left,
+        "right": right,
+        "filters": filters,
+        "query": _query(filters),
+        "suggestion": suggestion,
+        "signals": _signals(pair, suggestion["thresholds"]),
+        "rows": _metadata_rows(left, right),
+        "merge": merge,
+        "strip": _group_strip(item, pair),
+        "decisions": list(pair.decisions.select_related("actor").order_by("created_at", "pk")),
+        "can_decide": can_decide,
+        "held_by_other": item.lease_held_by_other(request.user, now),
+        "can_claim": not holds
+        and not item.lease_held_by_other(request.user, now)
+        and (
+            item.status == ReviewItem.Status.OPEN
+            or (item.status == ReviewItem.Status.ESCALATED and supervisor)
+        ),
+        "last": services.last_decision(request.user),
+        "viewer": {
+            "left": reverse("review-image", args=[left.pk, "preview"]),
+            "right": reverse("review-image", args=[right.pk, "preview"]),
+            "params": pair.relation_params or {},
+            "relation": pair.relation,
+        },
+    }
