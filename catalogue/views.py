@@ -18,6 +18,7 @@ from django.views.decorators.http import require_POST
 
 from dedup import policy as dedup_policy
 from dedup.fingerprinting import progress as _progress
+from review.models import Decision
 
 from . import manifest as manifest_module
 from .importing import Importer, import_zip
@@ -226,11 +227,25 @@ def import_detail(request, pk):
 @permission_required(VIEW)
 def record_detail(request, pk):
     record = get_object_or_404(CatalogueRecord.objects.select_related("collection", "master"), pk=pk)
+    # The decisions behind this record's links: who made it master, superseded or related, and when.
+    decisions = (
+        Decision.objects.filter(
+            Q(master=record)
+            | Q(superseded=record)
+            | Q(pair__image_a__record=record)
+            | Q(pair__image_b__record=record)
+        )
+        .select_related("actor", "master", "superseded")
+        .order_by("-created_at", "-pk")[:50]
+    )
     context = {
         "record": record,
         "resolved": record.resolve(),
         "images": record.images.all(),
-        "superseded": record.superseded_records.all(),
+        "superseded": record.superseded_records.select_related("collection"),
+        "related": record.related_records().select_related("collection"),
+        "decisions": decisions,
+        "merged_fields": (record.metadata or {}).get("merged_fields", {}),
     }
     return render(request, "catalogue/record_detail.html", context)
 
@@ -247,7 +262,13 @@ def search(request):
             .select_related("collection", "master")
             .order_by("collection__name", "catalogue_number")[:200]
         )
-    return render(request, "catalogue/search.html", {"query": query, "records": records})
+    # An old catalogue number keeps working: it resolves to its master, and the page says so.
+    resolved = [
+        (r, r.resolve()) for r in records if r.master_id and r.catalogue_number.casefold() == query.casefold()
+    ]
+    return render(
+        request, "catalogue/search.html", {"query": query, "records": records, "resolved": resolved}
+    )
 
 
 @permission_required(VIEW)
