@@ -1,0 +1,120 @@
+"""Leases under real concurrency: cataloguers starting at the same moment, each request on its own
+PostgreSQL connection, never get the same item."""
+
+import threading
+
+import pytest
+from django.contrib.auth.models import Group, User
+from django.db import connection
+from django.test import Client
+from django.urls import reverse
+
+from catalogue.models import CatalogueRecord, ImageFile
+from catalogue.roles import CATALOGUER, ensure_roles
+from dedup.models import CandidatePair
+from review import services
+from review.models import ReviewItem
+
+pytestmark = [pytest.mark.integration]
+
+
+def _pairs(collection, count):
+    images = []
+    for n in range(count * 2):
+        record = CatalogueRecord.objects.create(collection=collection, catalogue_number=f"C-{n:04d}")
+        images.append(
+            ImageFile.objects.create(
+                record=record,
+                collection=collection,
+                storage_key=f"originals/none/{n}",
+                original_filename=f"{n}.jpg",
+                source_path=f"{n}.jpg",
+                size=1000,
+                sha256=f"{n:064x}",
+                format="JPEG",
+                width=100,
+                height=100,
+                mode="RGB",
+            )
+        )
+    CandidatePair.objects.bulk_create(
+        CandidatePair(
+            image_a=images[2 * n],
+            image_b=images[2 * n + 1],
+            phash_distance=3,
+            dhash_distance=3,
+            score=0.9,
+            tier="review",
+            relation="resized",
+            priority=0.9,
+            verified=True,
+        )
+        for n in range(count)
+    )
+    services.sync_queue()
+
+
+def _cataloguers(count):
+    ensure_roles()
+    group = Group.objects.get(name=CATALOGUER)
+    users = []
+    for n in range(count):
+        user = User.objects.create_user(f"cataloguer{n}", password="x" * 20)
+        user.groups.add(group)
+        users.append(user)
+    return users
+
+
+def _at_once(workers):
+    barrier = threading.Barrier(len(workers))
+    results = [None] * len(workers)
+    errors = []
+
+    def run(index, work):
+        try:
+            barrier.wait()
+            results[index] = work()
+        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+        finally:
+            connection.close()  # each thread had its own connection
+
+    threads = [threading.Thread(target=run, args=(i, work)) for i, work in enumerate(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not errors, errors
+    return results
+
+
+def test_simultaneous_starts_never_lease_one_item_twice(on_postgres, transactional_db, collection):
+    _pairs(collection, 5)
+    users = _cataloguers(8)
+    clients = []
+    for user in users:
+        client = Client()
+        client.force_login(user)
+        clients.append(client)
+
+    responses = _at_once([lambda c=c: c.post(reverse("review-start")) for c in clients])
+
+    items = [r["Location"] for r in responses if r["Location"].startswith("/review/items/")]
+    assert len(items) == 5 and len(set(items)) == 5
+    leased = ReviewItem.objects.exclude(leased_by=None)
+    assert leased.count() == 5
+    assert len(set(leased.values_list("leased_by", flat=True))) == 5
+
+
+def test_many_rounds_of_racing_claims_on_one_item(on_postgres, transactional_db, collection):
+    _pairs(collection, 1)
+    users = _cataloguers(6)
+    item = ReviewItem.objects.get()
+    for _round in range(10):
+        ReviewItem.objects.filter(pk=item.pk).update(leased_by=None, lease_expires_at=None)
+
+        won = _at_once([lambda u=u: services.claim(item.pk, u) for u in users])
+
+        assert won.count(True) == 1
+        item.refresh_from_db()
+        assert item.leased_by == users[won.index(True)]
