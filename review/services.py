@@ -102,7 +102,7 @@ def _merge_fields(master, superseded, fields):
     return merged
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def decide_duplicate(pair, master_record, *, actor=None, automatic=False, reason="", comment="", merge=()):
     """Supersede the other record of the pair by master_record, recording the decision; merge names
     fields whose values the superseded record gives to the master."""
@@ -121,10 +121,8 @@ def decide_duplicate(pair, master_record, *, actor=None, automatic=False, reason
     merged = {}
     if fields:
         merged = _merge_fields(CatalogueRecord.objects.get(pk=target.pk), superseded, fields)
-    after = [
-        _state(CatalogueRecord.objects.get(pk=s["record"]), fields if s["record"] == target.pk else ())
-        for s in before
-    ]
+    now = CatalogueRecord.objects.in_bulk([s["record"] for s in before])
+    after = [_state(now[s["record"]], fields if s["record"] == target.pk else ()) for s in before]
     decision = Decision.objects.create(
         pair=pair,
         kind=Decision.Kind.DUPLICATE,
@@ -149,7 +147,7 @@ def decide_duplicate(pair, master_record, *, actor=None, automatic=False, reason
     return decision
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def decide(pair, kind, *, actor, comment="", reason=""):
     """related, distinct, skip or escalate: record it; related links the two records both ways."""
     a, b = pair.image_a.record, pair.image_b.record
@@ -307,12 +305,14 @@ def claim(item_pk, user, now=None):
     return bool(won)
 
 
-def claim_next(user, filters, order="easy", escalated=False, group=None):
+def claim_next(user, filters, order="easy", escalated=False, group=None, resume=True):
     """The next item for user (the one they already hold first, then the same candidate group, then
     the queue order), leased to them; None when nothing is left."""
     now = timezone.now()
     items = available(user, filters, now, escalated)
-    held = items.filter(leased_by=user, lease_expires_at__gt=now).values_list("pk", flat=True).first()
+    held = (
+        resume and items.filter(leased_by=user, lease_expires_at__gt=now).values_list("pk", flat=True).first()
+    )
     if held:
         claim(held, user, now)
         return held
@@ -369,7 +369,7 @@ def review(item_pk, user, kind, *, master_side=None, comment="", merge=(), super
             decision = decide_duplicate(pair, image.record, actor=user, comment=comment, merge=merge)
         else:
             decision = decide(pair, kind, actor=user, comment=comment)
-        item.refresh_from_db()
+        return decision  # the decision took the item out of the queue and ended the lease
     item.leased_by, item.lease_expires_at = None, None
     item.save()
     return decision

@@ -201,6 +201,7 @@ def decide(request, pk):
         filters["order"],
         escalated=_escalated_allowed(request, filters),
         group=item.group_id,
+        resume=False,  # the decision just ended this person's lease
     )
     if next_pk is None:
         messages.info(request, _("The queue is empty for these filters. Well done."))
