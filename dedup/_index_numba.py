@@ -141,22 +141,60 @@ def blocked_join(
 
 
 @njit(nogil=True, cache=True)
-def query_rows(qkeys, qcodes, masks, occ_bits, start, count, codes, order, radius, prev_masks, prev_radii):
-    """(query index, code index, distance) for queries against one substring (masks include 0)."""
+def query_blocked(
+    qblock_start,
+    qkeys,
+    qcodes,
+    high,
+    high_top,
+    low,
+    low_end,
+    low_bits,
+    occ_bits,
+    multi_bits,
+    code_table,
+    start,
+    count,
+    codes,
+    order,
+    radius,
+    prev_masks,
+    prev_radii,
+):
+    """(query index, code index, distance) for key-sorted queries against one substring.
+
+    Same cache blocking as ``blocked_join`` (queries take the place of the row keys, every mask
+    including 0 is probed, no symmetry): a query-major loop missed the cache on nearly every probe
+    (~2 s for 10k queries against 1M codes).  Single-code buckets are answered from ``code_table``,
+    multi-code buckets (``multi_bits``) scan start/count.
+    """
     buf = np.empty((3, 1024), np.int64)
     n = 0
-    for k in range(qkeys.shape[0]):
-        u = qkeys[k]
-        cq = qcodes[k]
-        for m in range(masks.shape[0]):
-            t = u ^ masks[m]
-            if (occ_bits[t >> 6] >> (t & 63)) & 1 == 0:
-                continue
-            st = start[t]
-            for q in range(st, st + count[t]):
-                x = cq ^ codes[q]
-                d = _popcount(x)
-                if d <= radius and _first_here(x, prev_masks, prev_radii):
-                    buf = _push(buf, n, k, order[q], d)
-                    n += 1
+    for rb in range(qblock_start.shape[0] - 1):
+        r0 = qblock_start[rb]
+        r1 = qblock_start[rb + 1]
+        if r0 == r1:
+            continue
+        for j in range(high.shape[0]):
+            for li in range(low_end[high_top[j, 1]]):
+                f = (high[j] << low_bits) | low[li]
+                for k in range(r0, r1):
+                    t = qkeys[k] ^ f
+                    cq = qcodes[k]
+                    if (occ_bits[t >> 6] >> (t & 63)) & 1 == 0:
+                        continue
+                    if (multi_bits[t >> 6] >> (t & 63)) & 1 == 0:
+                        x = cq ^ code_table[t]
+                        d = _popcount(x)
+                        if d <= radius and _first_here(x, prev_masks, prev_radii):
+                            buf = _push(buf, n, k, order[start[t]], d)
+                            n += 1
+                        continue
+                    st = start[t]
+                    for q in range(st, st + count[t]):
+                        x = cq ^ codes[q]
+                        d = _popcount(x)
+                        if d <= radius and _first_here(x, prev_masks, prev_radii):
+                            buf = _push(buf, n, k, order[q], d)
+                            n += 1
     return buf[:, :n]

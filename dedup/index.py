@@ -235,6 +235,9 @@ class _Substring:
         self.count[self.ukeys] = counts
         self.occ_bits = np.packbits(np.r_[self.occ, np.zeros(-size % 64, np.uint8)], bitorder="little")
         self.occ_bits = self.occ_bits.view(np.int64)
+        multi = np.zeros(size + (-size % 64), np.uint8)
+        multi[self.ukeys[counts > 1]] = 1
+        self.multi_bits = np.packbits(multi, bitorder="little").view(np.int64)
         self.multi_keys = self.ukeys[counts > 1]
         self._blocking: dict | None = None
         self.single_keys = self.ukeys[counts == 1]
@@ -356,6 +359,21 @@ class _Table:
         out = _Pairs()
         out.put(res[0], res[1], res[2])
         return out
+
+    def _query_kernel(self, i: int, qkeys: np.ndarray, pq: np.ndarray):
+        sub = self.subs[i]
+        by_key = np.argsort(qkeys, kind="stable")
+        qkeys = qkeys[by_key].astype(np.int64)
+        arrays = sub.blocking()["arrays"]
+        low_bits = arrays[-1]
+        high, high_top, low, _low_top, low_end = arrays[4:9]
+        qblock_start = np.searchsorted(
+            qkeys, np.arange((1 << (sub.s - low_bits)) + 1, dtype=np.int64) << low_bits
+        )
+        occ, *rest = self._kernel_args(i)
+        blocking = (qblock_start, qkeys, pq[by_key], high, high_top, low, low_end, low_bits)
+        res = _nb.query_blocked(*blocking, occ, sub.multi_bits, sub.code, *rest)
+        return res, by_key
 
     # -- verification ------------------------------------------------------------------------------
     def _verify(self, i: int, xa: np.ndarray, xb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -480,8 +498,8 @@ class _Table:
             qkeys = self.plan.key(pq, i)
             masks = _all_masks(sub.s, sub.r)
             if _nb is not None:
-                res = _nb.query_rows(qkeys, pq, masks, *self._kernel_args(i))
-                out.put(res[0], res[1], res[2])
+                res, by_key = self._query_kernel(i, qkeys, pq)
+                out.put(by_key[res[0]], res[1], res[2])
                 continue
             step = max(1, _BLOCK // max(1, len(masks)))
             for lo in range(0, len(pq), step):
