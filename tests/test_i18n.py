@@ -76,6 +76,18 @@ def test_another_user_still_sees_english(client_for, personas):
 
 
 @pytest.mark.django_db
+def test_the_review_queue_is_in_chinese_for_a_cataloguer_who_chose_it(client_for):
+    client = client_for("cataloguer")
+    assert "<h1>Review queue</h1>" in page(client, "review-queue")
+
+    choose(client, "zh-hant")
+
+    html = page(client, "review-queue")
+    assert "<h1>審閱隊列</h1>" in html and "<h1>Review queue</h1>" not in html
+    assert "0 個影像對等待決定。" in html and "開始審閱" in html
+
+
+@pytest.mark.django_db
 def test_choosing_english_again_switches_back_even_for_a_chinese_browser(client_for, personas):
     client = client_for("cataloguer")
     choose(client, "zh-hant")
