@@ -13,7 +13,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from dedup import policy as dedup_policy
@@ -77,15 +77,15 @@ def collection_detail(request, pk):
 
 class PolicyForm(forms.Form):
     auto_settle = forms.BooleanField(
-        required=False, label=_lazy("Settle exact copies automatically (byte- or pixel-identical)")
+        required=False, label=gettext_lazy("Settle exact copies automatically (byte- or pixel-identical)")
     )
     keep_best = forms.CharField(
-        label=_lazy("Keep-best rule (criteria in order)"),
-        help_text=_lazy("comma-separated, from: resolution, file_size, richness, lossless, accession"),
+        label=gettext_lazy("Keep-best rule (criteria in order)"),
+        help_text=gettext_lazy("comma-separated, from: resolution, file_size, richness, lossless, accession"),
     )
     duplicate_relations = forms.MultipleChoiceField(
         required=False,
-        label=_lazy("Relations that count as the same record"),
+        label=gettext_lazy("Relations that count as the same record"),
         widget=forms.CheckboxSelectMultiple,
         choices=[
             (r, r)
@@ -106,10 +106,12 @@ class PolicyForm(forms.Form):
             )
         ],
     )
-    phash = forms.IntegerField(min_value=0, max_value=32, label=_lazy("pHash distance"))
-    orientation = forms.IntegerField(min_value=0, max_value=32, label=_lazy("Rotation / mirror distance"))
-    border = forms.IntegerField(min_value=0, max_value=32, label=_lazy("Border-trimmed distance"))
-    crop = forms.IntegerField(min_value=0, max_value=32, label=_lazy("Crop (region) distance"))
+    phash = forms.IntegerField(min_value=0, max_value=32, label=gettext_lazy("pHash distance"))
+    orientation = forms.IntegerField(
+        min_value=0, max_value=32, label=gettext_lazy("Rotation / mirror distance")
+    )
+    border = forms.IntegerField(min_value=0, max_value=32, label=gettext_lazy("Border-trimmed distance"))
+    crop = forms.IntegerField(min_value=0, max_value=32, label=gettext_lazy("Crop (region) distance"))
 
     def __init__(self, *args, initial=None, **kwargs):
         if initial is not None:
