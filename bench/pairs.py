@@ -136,8 +136,8 @@ def _peak_mb() -> float:
 def _brute(codes: np.ndarray, rows: np.ndarray) -> set[tuple[int, int]]:
     """Exact pairs (row, j) within RADIUS, j != row, by numpy popcount, in blocks."""
     found = set()
-    for lo in range(0, len(rows), 256):
-        q = rows[lo : lo + 256]
+    for lo in range(0, len(rows), 64):
+        q = rows[lo : lo + 64]
         d = np.bitwise_count(codes[q][:, None] ^ codes[None, :])
         i, j = np.nonzero(d <= RADIUS)
         found |= {(int(q[a]), int(b)) for a, b in zip(i, j, strict=True) if q[a] != b}
@@ -185,6 +185,10 @@ def worker(task: dict) -> dict:
         a, b, d = ix.all_pairs(ids, codes, RADIUS)
         sec = time.perf_counter() - t0
         out = {"sec": sec, "mb": _peak_mb() - base, "pairs": len(a)}
+        for _ in range(2 if len(codes) <= 100_000 else 0):  # best of 3 where cheap: the box is shared
+            t0 = time.perf_counter()
+            ix.all_pairs(ids, codes, RADIUS)
+            out["sec"] = min(out["sec"], time.perf_counter() - t0)
         false = int((np.bitwise_count(codes[a] ^ codes[b]) > RADIUS).sum())
         rng = np.random.default_rng(1)
         if len(codes) <= 100_000:
@@ -247,6 +251,7 @@ def worker(task: dict) -> dict:
         t0 = time.perf_counter()
         a, b, d = ix.new_pairs(index, ids[new], codes[new], RADIUS)
         sec = time.perf_counter() - t0
+        mb = _peak_mb() - base  # before the brute-force check below, which needs far more
         rows = np.random.default_rng(2).choice(np.arange(len(codes))[new], 200, replace=False)
         truth = _brute(codes, rows)
         picked = set(rows.tolist())
@@ -254,7 +259,7 @@ def worker(task: dict) -> dict:
             (y, x) for x, y in _pairs_set(a, b) if y in picked
         }
         return {
-            "sec": sec, "build_sec": build, "mb": _peak_mb() - base, "pairs": len(a),
+            "sec": sec, "build_sec": build, "mb": mb, "pairs": len(a),
             "recall": len(ours & truth) / max(1, len(truth)), "false": len(ours - truth),
         }  # fmt: skip
     raise ValueError(task["what"])
@@ -350,7 +355,8 @@ def main() -> int:
     sizes = [int(s) for s in args.sizes.split(",")]
     failures: list[str] = []
     summary: dict = {}
-    print(f"radius t={RADIUS}; seconds; MB = peak RSS growth of a fresh subprocess during the timed call")
+    print(f"radius t={RADIUS}; seconds (ours: best of 3 up to 100k); MB = peak RSS growth of a fresh")
+    print("subprocess during the timed call")
     for kind in ("uniform", "phash"):
         if kind == "phash":
             print(f"real pHashes (photos + 3 variants each): {len(real_phashes())}")
