@@ -89,6 +89,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "mastercopy.middleware.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -149,6 +150,13 @@ AUTH_PASSWORD_VALIDATORS = [
 if TESTING:
     # Hashing at production strength costs a second per test user; tests do not need it.
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# Failed logins allowed per account and per address before a lockout of this many seconds.
+MASTERCOPY_LOGIN_FAILURES = envint("MASTERCOPY_LOGIN_FAILURES", 5)
+MASTERCOPY_LOGIN_LOCKOUT_SECONDS = envint("MASTERCOPY_LOGIN_LOCKOUT_SECONDS", 900)
+# The login limit must be shared by every web process: set CACHE_URL=redis://... in production.
+CACHE_URL = env("CACHE_URL")
+if CACHE_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}}
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
@@ -246,6 +254,13 @@ CELERY_TASK_DEFAULT_QUEUE = "mastercopy"
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
+# Our own scripts only; images also from data:/blob: (the review screen's canvases); no framing.
+MASTERCOPY_CSP = env(
+    "MASTERCOPY_CSP",
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+    "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
+    "frame-ancestors 'none'",
+)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 if not DEBUG and not TESTING:
