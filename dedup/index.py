@@ -49,12 +49,14 @@ Choosing m, s_i and r_i
     for t = 10) means ~550 hash-map probes and ~8k set insertions per query, minutes at 1M.
     ``IndexBinaryFlat`` (exact brute force) is the reference in the benchmark.
 
-Measured (bench/pairs.py, t = 10, 2 shared vCPUs with heavy steal while measuring, so absolute
-times are ~2.5x those of a quiet run; faiss flat at 100k took 12.8 s here vs ~5 s quiet)
-    all_pairs 10k: 0.08 s (imagededup brute force 62-75 s: 600-970x);
-    100k: 0.7 s (faiss IndexBinaryFlat 10-13 s: 15-18x); 1M: 23 s uniform / 29 s pHash-like,
-    ~350 MB; recall 1.0 and no false pairs everywhere (brute force at 10k, faiss at 100k,
-    sampled brute force at 1M).
+Measured (bench/pairs.py, t = 10, on 2 shared vCPUs with heavy CPU steal: faiss flat at 100k took
+6.6-13 s across runs against ~5 s on a quiet box, so absolute times vary ~2x run to run)
+    all_pairs 10k: 0.04-0.06 s (imagededup brute force 63-77 s: ~1,400x);
+    100k: 0.4-0.6 s (faiss IndexBinaryFlat 6.6-9.6 s: ~15x); 1M: 16-30 s uniform, 22-29 s
+    pHash-like, ~350 MB; new_pairs 10k against 990k: ~1.5 s, 26 MB.  Recall 1.0 and no false
+    pairs everywhere (brute force at 10k, faiss at 100k, sampled brute force at 1M).
+    Growth: with keys capped at 22 bits candidates grow ~N^2 past ~4M codes; the cost model
+    projects ~70x the 1M time at 10M (use shard_pairs across machines, or raise _MAX_KEY_BITS).
 
 Complexity
     Self-join: O(sum_i n * V(s_i, r_i) / 2) probes + O(n^2 * sum_i V(s_i, r_i) / 2^(s_i + 1))
