@@ -1,9 +1,13 @@
 from django.conf import settings
-from django.db import models
+from django.db import connection, models, transaction
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from catalogue.models import CatalogueRecord
 from dedup.models import CandidatePair
+
+# Key of the PostgreSQL advisory lock that serialises appends to the decisions' hash chain.
+CHAIN_LOCK = 0x6D63_6861_696E  # "mchain"
 
 
 class AppendOnlyError(Exception):
@@ -51,7 +55,13 @@ class Decision(models.Model):
     effects = models.JSONField(default=dict, blank=True)
     # A decision that contradicts earlier ones is not applied: it waits for a supervisor (kind escalate).
     flagged = models.BooleanField(default=False)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # Set before the insert (not auto_now_add) because the hash covers it.
+    created_at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
+    # The tamper-evident chain (review.audit): position in the log, the previous decision's hash, and
+    # sha256 over this decision's fields and prev_hash. Assigned once, in save().
+    sequence = models.PositiveBigIntegerField(unique=True, null=True, editable=False)
+    prev_hash = models.CharField(max_length=64, blank=True, editable=False)
+    hash = models.CharField(max_length=64, blank=True, editable=False, db_index=True)
 
     class Meta:
         ordering = ["created_at", "pk"]
@@ -66,10 +76,27 @@ class Decision(models.Model):
     def save(self, *args, **kwargs):
         if self.pk is not None:
             raise AppendOnlyError("decisions are append-only: record a new decision instead")
-        super().save(*args, **kwargs)
+        with transaction.atomic(savepoint=False):
+            self._chain()
+            super().save(*args, **kwargs)
 
     def delete(self, *args, **kwargs):
         raise AppendOnlyError("decisions are append-only and are never deleted")
+
+    def _chain(self):
+        """Append to the hash chain. Appends are serialised: on PostgreSQL by a transaction-scoped
+        advisory lock (held until commit, so the next append sees this row); SQLite's IMMEDIATE
+        transactions already let one writer at a time in. The unique sequence is the backstop."""
+        from .audit import GENESIS, digest
+
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CHAIN_LOCK])
+        chained = Decision.objects.exclude(sequence=None).order_by("-sequence")
+        last = chained.values_list("sequence", "hash").first()
+        self.sequence, self.prev_hash = (last[0] + 1, last[1]) if last else (1, GENESIS)
+        self.created_at = timezone.now()
+        self.hash = digest(self, self.prev_hash)
 
 
 class ReviewItem(models.Model):
