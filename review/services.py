@@ -429,7 +429,25 @@ def undo_last(user):
         raise ReviewError(
             _("These records have changed since your decision; ask a supervisor to revert it instead.")
         )
-    for state in last.before:
+    restore_before(last)
+    undo = Decision.objects.create(
+        pair=last.pair,
+        kind=Decision.Kind.UNDO,
+        actor=user,
+        corrects=last,
+        reason=(_("undo of %(kind)s") % {"kind": last.get_kind_display()})[:500],
+        before=now_states,
+        after=[_current(s) for s in last.before],
+    )
+    if last.pair_id:
+        _reopen(last, user)
+    return undo
+
+
+def restore_before(decision):
+    """Put the records a decision touched back in their state from before it (status, master, merged
+    fields) and remove the related link it created. Used by undo and by a supervisor's revert."""
+    for state in decision.before:
         record = CatalogueRecord.objects.get(pk=state["record"])
         record.restore(state)
         if "fields" in state:
@@ -445,21 +463,9 @@ def undo_last(user):
             if not merges:
                 record.metadata.pop("merged_fields")
             record.save()
-    link = last.effects.get("link_created")
+    link = decision.effects.get("link_created")
     if link:
         RecordLink.objects.filter(record_a_id=link[0], record_b_id=link[1]).delete()
-    undo = Decision.objects.create(
-        pair=last.pair,
-        kind=Decision.Kind.UNDO,
-        actor=user,
-        corrects=last,
-        reason=(_("undo of %(kind)s") % {"kind": last.get_kind_display()})[:500],
-        before=now_states,
-        after=[_current(s) for s in last.before],
-    )
-    if last.pair_id:
-        _reopen(last, user)
-    return undo
 
 
 def _reopen(last, user):

@@ -1,6 +1,7 @@
 from django.urls import path, register_converter
 
 from . import views
+from . import views_supervisor as supervisor
 
 
 class DerivativeConverter:
@@ -29,3 +30,18 @@ image_urls = [
     path("images/<int:pk>/<derivative:size>", views.image_derivative, name="review-image"),
 ]
 urlpatterns = queue_urls + item_urls + image_urls
+
+# Supervisors: the decision log, reverts, figures, charts, the chain check and exports.
+supervisor_urls = [
+    path("supervisor/", supervisor.decisions, name="review-supervisor-decisions"),
+    path("supervisor/decisions/<int:pk>/revert/", supervisor.revert, name="review-supervisor-revert"),
+    path("supervisor/revert-period/", supervisor.revert_period, name="review-supervisor-revert-period"),
+    path("supervisor/figures/", supervisor.figures, name="review-supervisor-figures"),
+    path("supervisor/charts/", supervisor.charts, name="review-supervisor-charts"),
+    path("supervisor/audit/", supervisor.audit, name="review-supervisor-audit"),
+    path("supervisor/exports/", supervisor.exports_page, name="review-supervisor-exports"),
+    path("supervisor/exports/mapping/", supervisor.export_mapping, name="review-supervisor-export-mapping"),
+    path("supervisor/exports/exact/", supervisor.export_exact, name="review-supervisor-export-exact"),
+    path("supervisor/exports/premis.xml", supervisor.export_premis, name="review-supervisor-export-premis"),
+]
+urlpatterns += supervisor_urls

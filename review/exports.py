@@ -1,0 +1,199 @@
+"""Exports for supervisors: the master / superseded / related mapping, exact duplicates per collection,
+and the decision log as PREMIS 3 events. Each yields rows (or XML text) in chunks, so a large log
+streams instead of being built in memory."""
+
+from xml.sax.saxutils import escape
+
+from catalogue.models import CatalogueRecord, RecordLink
+
+from .models import Decision
+from .supervision import EXACT_RELATIONS, standing
+
+PREMIS_NS = "http://www.loc.gov/premis/v3"
+MAPPING_FIELDS = ("catalogue_number", "relation", "target_number", "collection", "decided_by", "decided_at")
+EXACT_FIELDS = (
+    "collection",
+    "master_number",
+    "duplicate_number",
+    "relation",
+    "master_file",
+    "duplicate_file",
+    "decided_by",
+    "decided_at",
+)
+# PREMIS eventType per decision kind (local terms; the kind itself is in eventDetail).
+EVENT_TYPES = {
+    Decision.Kind.DUPLICATE: "deduplication",
+    Decision.Kind.RELATED: "relationship assertion",
+    Decision.Kind.DISTINCT: "deduplication rejection",
+    Decision.Kind.SKIP: "review deferral",
+    Decision.Kind.ESCALATE: "review escalation",
+    Decision.Kind.UNDO: "reversion",
+    Decision.Kind.REVERT: "reversion",
+}
+
+
+def _who(decision):
+    return "system" if decision.actor_id is None else decision.actor.get_username()
+
+
+def _pair_key(decision):
+    return frozenset((decision.pair.image_a.record_id, decision.pair.image_b.record_id))
+
+
+def mapping_rows(collection=None):
+    """Every superseded record → its master, and every related link, with who decided and when."""
+    records = CatalogueRecord.objects.filter(status=CatalogueRecord.Status.SUPERSEDED).select_related(
+        "master", "collection"
+    )
+    links = RecordLink.objects.select_related("record_a__collection", "record_b")
+    decisions = standing(Decision.objects.filter(kind__in=[Decision.Kind.DUPLICATE, Decision.Kind.RELATED]))
+    if collection is not None:
+        records = records.filter(collection=collection)
+        links = links.filter(record_a__collection=collection)
+        decisions = decisions.filter(pair__image_a__collection=collection)
+    decided = {}
+    for decision in decisions.select_related("actor", "pair__image_a", "pair__image_b").order_by("sequence"):
+        decided[_pair_key(decision)] = decision
+        for state in decision.after:
+            if state.get("status") == CatalogueRecord.Status.SUPERSEDED:
+                decided[state["record"]] = decision
+    for record in records.order_by("collection__name", "catalogue_number"):
+        master = record.master if record.master.master_id is None else record.resolve()
+        yield _mapping_row(record, "superseded", master, decided.get(record.pk))
+    for link in links.order_by("pk"):
+        decision = decided.get(frozenset((link.record_a_id, link.record_b_id)))
+        yield _mapping_row(link.record_a, "related", link.record_b, decision)
+
+
+def _mapping_row(record, relation, target, decision):
+    return {
+        "catalogue_number": record.catalogue_number,
+        "relation": relation,
+        "target_number": target.catalogue_number,
+        "collection": record.collection.name,
+        "decided_by": _who(decision) if decision else "",
+        "decided_at": decision.created_at.isoformat() if decision else "",
+    }
+
+
+def exact_duplicate_rows(collection=None):
+    """Standing duplicate decisions on byte- or pixel-identical pairs: the same item scanned twice."""
+    decisions = standing(Decision.objects.filter(kind=Decision.Kind.DUPLICATE)).select_related(
+        "actor",
+        "master",
+        "superseded",
+        "pair__image_a__collection",
+        "pair__image_b",
+    )
+    if collection is not None:
+        decisions = decisions.filter(pair__image_a__collection=collection)
+    for decision in decisions.order_by("pair__image_a__collection__name", "sequence").iterator(
+        chunk_size=1000
+    ):
+        pair = decision.pair
+        labels = set(pair.relation.split("+"))
+        if not (pair.same_bytes or labels & set(EXACT_RELATIONS)) or decision.superseded is None:
+            continue
+        files = {pair.image_a.record_id: pair.image_a, pair.image_b.record_id: pair.image_b}
+        yield {
+            "collection": pair.image_a.collection.name,
+            "master_number": decision.master.catalogue_number,
+            "duplicate_number": decision.superseded.catalogue_number,
+            "relation": pair.relation or ("identical" if pair.same_bytes else ""),
+            "master_file": getattr(files.get(decision.master_id), "source_path", ""),
+            "duplicate_file": getattr(files.get(decision.superseded_id), "source_path", ""),
+            "decided_by": _who(decision),
+            "decided_at": decision.created_at.isoformat(),
+        }
+
+
+# --- PREMIS -----------------------------------------------------------------------------------------
+
+
+def _el(name, text):
+    return f"<premis:{name}>{escape(str(text))}</premis:{name}>"
+
+
+def _premis_event(decision, numbers):
+    parts = [
+        "<premis:event>",
+        "<premis:eventIdentifier>",
+        _el("eventIdentifierType", "local"),
+        _el("eventIdentifierValue", f"mastercopy-decision-{decision.pk}"),
+        "</premis:eventIdentifier>",
+        _el("eventType", EVENT_TYPES[decision.kind]),
+        _el("eventDateTime", decision.created_at.isoformat()),
+        "<premis:eventDetailInformation>",
+        _el(
+            "eventDetail",
+            " ".join(
+                part
+                for part in (
+                    f"kind={decision.kind}",
+                    f"sequence={decision.sequence}",
+                    f"sha256={decision.hash}",
+                    f"prev={decision.prev_hash}",
+                    f"corrects=mastercopy-decision-{decision.corrects_id}" if decision.corrects_id else "",
+                    f"reason={decision.reason}" if decision.reason else "",
+                    f"comment={decision.comment}" if decision.comment else "",
+                )
+                if part
+            ),
+        ),
+        "</premis:eventDetailInformation>",
+        "<premis:eventOutcomeInformation>",
+        _el("eventOutcome", "flagged" if decision.flagged else decision.kind),
+    ]
+    if decision.master_id and decision.superseded_id:
+        note = (
+            f"{numbers.get(decision.superseded_id, '')} superseded by {numbers.get(decision.master_id, '')}"
+        )
+        parts += [
+            "<premis:eventOutcomeDetail>",
+            _el("eventOutcomeDetailNote", note),
+            "</premis:eventOutcomeDetail>",
+        ]
+    parts += [
+        "</premis:eventOutcomeInformation>",
+        "<premis:linkingAgentIdentifier>",
+        _el("linkingAgentIdentifierType", "local"),
+        _el("linkingAgentIdentifierValue", _who(decision)),
+        _el("linkingAgentRole", "executing program" if decision.automatic else "implementer"),
+        "</premis:linkingAgentIdentifier>",
+    ]
+    records = [state["record"] for state in decision.before]
+    if decision.pair_id:
+        records += [decision.pair.image_a.record_id, decision.pair.image_b.record_id]
+    for record in dict.fromkeys(records):
+        parts += [
+            "<premis:linkingObjectIdentifier>",
+            _el("linkingObjectIdentifierType", "catalogue number"),
+            _el("linkingObjectIdentifierValue", numbers.get(record, record)),
+            "</premis:linkingObjectIdentifier>",
+        ]
+    parts.append("</premis:event>\n")
+    return "".join(parts)
+
+
+def premis_events(decisions=None, chunk=1000):
+    """The decision log as one PREMIS 3 document, one <event> per decision, in chain order."""
+    decisions = decisions if decisions is not None else Decision.objects.all()
+    decisions = decisions.select_related("actor", "pair__image_a", "pair__image_b").order_by("sequence", "pk")
+    yield '<?xml version="1.0" encoding="UTF-8"?>\n'
+    yield f'<premis:premis xmlns:premis="{PREMIS_NS}" version="3.0">\n'
+    last = None
+    while True:
+        batch = decisions if last is None else decisions.filter(sequence__gt=last)
+        batch = list(batch[:chunk])
+        if not batch:
+            break
+        ids = {s["record"] for d in batch for s in d.before}
+        ids |= {r for d in batch if d.pair_id for r in (d.pair.image_a.record_id, d.pair.image_b.record_id)}
+        numbers = dict(CatalogueRecord.objects.filter(pk__in=ids).values_list("pk", "catalogue_number"))
+        for decision in batch:
+            yield _premis_event(decision, numbers)
+        last = batch[-1].sequence
+        if last is None:  # unchained rows (see verify_audit) cannot be paged by sequence
+            break
+    yield "</premis:premis>\n"

@@ -1,0 +1,223 @@
+"""What a supervisor does with decisions: revert them (one, or a cataloguer's period), see who decided
+what, and export the outcome. Reverts are new decisions, never edits (see review.audit)."""
+
+from collections import Counter, defaultdict
+from datetime import date, timedelta
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from catalogue.models import CatalogueRecord
+
+from . import services
+from .models import Decision, ReviewItem
+
+REVERTIBLE = services.SETTLING
+# Relations that say the two files are the same picture, bit for bit or pixel for pixel.
+EXACT_RELATIONS = ("identical", "pixel-identical")
+
+
+class SupervisionError(Exception):
+    """A refused supervisor action, said to the user."""
+
+
+def standing(decisions):
+    """Decisions not undone or reverted since."""
+    return decisions.filter(corrections__isnull=True)
+
+
+def touched_records(decision):
+    ids = {state["record"] for state in decision.before}
+    if decision.pair_id:
+        ids |= {decision.pair.image_a.record_id, decision.pair.image_b.record_id}
+    return ids
+
+
+def dependents(decision, exclude=()):
+    """Later standing decisions that touch any record this one touched: their outcome may rest on it."""
+    records = touched_records(decision)
+    later = standing(Decision.objects.filter(sequence__gt=decision.sequence)).exclude(
+        kind__in=[Decision.Kind.UNDO, Decision.Kind.REVERT, Decision.Kind.SKIP]
+    )
+    later = later.filter(
+        Q(pair__image_a__record__in=records)
+        | Q(pair__image_b__record__in=records)
+        | Q(master__in=records)
+        | Q(superseded__in=records)
+    ).exclude(flagged=True, evidence__has_key="depends_on")
+    return list(later.exclude(pk__in=[d.pk for d in exclude]).distinct().order_by("sequence"))
+
+
+def _requeue(pair):
+    """The reverted pair waits for a person again, whether or not it was ever in the queue."""
+    item, _created = ReviewItem.objects.get_or_create(
+        pair=pair,
+        defaults={
+            "collection_id": pair.image_a.collection_id,
+            "relation": pair.relation,
+            "score": pair.score,
+            "priority": pair.priority,
+            "group_id": pair.group_id,
+        },
+    )
+    ReviewItem.objects.filter(pk=item.pk).update(
+        status=ReviewItem.Status.OPEN,
+        decision=None,
+        leased_by=None,
+        lease_expires_at=None,
+        skipped_by=None,
+        skipped_at=None,
+        updated_at=timezone.now(),
+    )
+
+
+def _flag_dependent(dependent, reverted, supervisor):
+    Decision.objects.create(
+        pair=dependent.pair,
+        kind=Decision.Kind.ESCALATE,
+        actor=supervisor,
+        flagged=True,
+        reason=(
+            _("decision %(dependent)s may rest on decision %(reverted)s, which was reverted")
+            % {"dependent": dependent.pk, "reverted": reverted.pk}
+        )[:500],
+        evidence={"depends_on": reverted.pk, "dependent": dependent.pk},
+        before=services._states(dependent.pair.image_a.record, dependent.pair.image_b.record)
+        if dependent.pair_id
+        else [],
+    )
+
+
+def _revert_one(decision, supervisor, reason, batch=()):
+    if decision.kind not in REVERTIBLE:
+        raise SupervisionError(_("Only duplicate, related and not-related decisions can be reverted."))
+    if decision.corrections.exists():
+        raise SupervisionError(_("This decision has already been undone or reverted."))
+    ids = sorted({state["record"] for state in decision.before})
+    list(CatalogueRecord.objects.select_for_update().filter(pk__in=ids))
+    current = [services._current(state) for state in decision.before]
+    services.restore_before(decision)
+    flagged = dependents(decision, exclude=batch)
+    revert = Decision.objects.create(
+        pair=decision.pair,
+        kind=Decision.Kind.REVERT,
+        actor=supervisor,
+        corrects=decision,
+        reason=(reason or _("revert of %(kind)s") % {"kind": decision.get_kind_display()})[:500],
+        evidence={"dependents": [d.pk for d in flagged]},
+        before=current,
+        after=[services._current(state) for state in decision.before],
+        effects={"link_removed": decision.effects["link_created"]}
+        if decision.effects.get("link_created")
+        else {},
+    )
+    for dependent in flagged:
+        _flag_dependent(dependent, decision, supervisor)
+    if decision.pair_id:
+        _requeue(decision.pair)
+    return revert
+
+
+@transaction.atomic
+def revert(decision, supervisor, reason=""):
+    """Revert one decision: its records return exactly to their state before it, its pair returns to
+    the queue, and later decisions on the same records are flagged for a supervisor."""
+    decision = Decision.objects.select_related("pair__image_a", "pair__image_b").get(pk=decision.pk)
+    return _revert_one(decision, supervisor, reason)
+
+
+def period_decisions(cataloguer, start, end):
+    return standing(
+        Decision.objects.filter(
+            actor=cataloguer, kind__in=REVERTIBLE, created_at__gte=start, created_at__lt=end
+        )
+    )
+
+
+@transaction.atomic
+def revert_period(cataloguer, start, end, supervisor, reason=""):
+    """Revert all of one cataloguer's standing decisions made in [start, end), newest first, so each
+    restores the state the one before it left; decisions in the batch are not flagged as dependents."""
+    batch = list(
+        period_decisions(cataloguer, start, end)
+        .select_related("pair__image_a", "pair__image_b")
+        .order_by("-sequence")
+    )
+    reason = reason or _("revert of %(user)s's decisions from %(start)s to %(end)s") % {
+        "user": cataloguer.get_username(),
+        "start": start.isoformat(timespec="minutes"),
+        "end": end.isoformat(timespec="minutes"),
+    }
+    return [_revert_one(decision, supervisor, reason, batch) for decision in batch]
+
+
+# --- figures ----------------------------------------------------------------------------------------
+
+
+def cataloguer_figures(decisions):
+    """Per person: decisions, their mix, escalations, decisions per active hour, overturn rate (share of
+    their decisions later undone or reverted)."""
+    rows = (
+        decisions.filter(automatic=False, actor__isnull=False)
+        .exclude(kind__in=[Decision.Kind.UNDO, Decision.Kind.REVERT])
+        .values_list("pk", "actor_id", "actor__username", "kind", "created_at", "corrections__pk")
+    )
+    people = defaultdict(lambda: {"kinds": Counter(), "hours": set(), "overturned": set(), "seen": set()})
+    for pk, actor, name, kind, created, correction in rows:
+        person = people[(actor, name)]
+        if pk not in person["seen"]:
+            person["seen"].add(pk)
+            person["kinds"][kind] += 1
+            person["hours"].add(created.replace(minute=0, second=0, microsecond=0))
+        if correction:
+            person["overturned"].add(pk)
+    figures = []
+    for (actor, name), person in sorted(people.items(), key=lambda item: item[0][1]):
+        total = sum(person["kinds"].values())
+        figures.append(
+            {
+                "actor": actor,
+                "name": name,
+                "total": total,
+                "kinds": [(kind, label, person["kinds"][kind]) for kind, label in Decision.Kind.choices[:5]],
+                "escalations": person["kinds"][Decision.Kind.ESCALATE],
+                "active_hours": len(person["hours"]),
+                "per_hour": round(total / max(len(person["hours"]), 1), 1),
+                "overturned": len(person["overturned"]),
+                "overturn_rate": round(len(person["overturned"]) / total, 3) if total else 0.0,
+            }
+        )
+    return figures
+
+
+def chart_data(decisions):
+    """Decisions per day by kind, and the score distribution (tenths) by kind, for the charts page."""
+    kinds = [k for k, _label in Decision.Kind.choices if k not in (Decision.Kind.UNDO, Decision.Kind.REVERT)]
+    per_day = defaultdict(Counter)
+    scores = {kind: [0] * 10 for kind in kinds}
+    for kind, created, score in decisions.filter(kind__in=kinds).values_list(
+        "kind", "created_at", "pair__score"
+    ):
+        per_day[timezone.localdate(created).isoformat()][kind] += 1
+        if score is not None:
+            scores[kind][min(int(score * 10), 9)] += 1
+    days = _days(sorted(per_day))
+    labels = dict(Decision.Kind.choices)
+    return {
+        "days": days,
+        "over_time": [
+            {"kind": kind, "label": str(labels[kind]), "counts": [per_day[d][kind] for d in days]}
+            for kind in kinds
+        ],
+        "bands": [f"{n / 10:.1f}–{(n + 1) / 10:.1f}" for n in range(10)],
+        "scores": [{"kind": kind, "label": str(labels[kind]), "counts": scores[kind]} for kind in kinds],
+    }
+
+
+def _days(present):
+    if not present:
+        return []
+    first, last = (date.fromisoformat(d) for d in (present[0], present[-1]))
+    return [(first + timedelta(days=n)).isoformat() for n in range((last - first).days + 1)]

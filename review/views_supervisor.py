@@ -1,0 +1,282 @@
+"""Supervisor pages: the decision log with filters, reverts, per-cataloguer figures, charts, the chain
+check and exports. Every view needs catalogue.supervise."""
+
+import csv
+import json
+from datetime import datetime, time, timedelta
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied
+from django.core.management import CommandError, call_command
+from django.core.paginator import Paginator
+from django.db.models import Exists, OuterRef
+from django.http import HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_POST
+
+from catalogue.models import Collection
+from catalogue.roles import SUPERVISE, permission_required
+
+from . import exports, services, supervision
+from .models import Decision
+
+PAGE_SIZE = 50
+SYSTEM = "system"
+
+
+def _people():
+    return get_user_model().objects.filter(pk__in=Decision.objects.values("actor")).order_by("username")
+
+
+class DecisionFilter(forms.Form):
+    cataloguer = forms.ChoiceField(label=gettext_lazy("Decided by"), required=False)
+    start = forms.DateField(
+        label=gettext_lazy("From"), required=False, widget=forms.DateInput({"type": "date"})
+    )
+    end = forms.DateField(label=gettext_lazy("To"), required=False, widget=forms.DateInput({"type": "date"}))
+    collection = forms.ModelChoiceField(
+        Collection.objects.all(), label=gettext_lazy("Collection"), required=False
+    )
+    kind = forms.ChoiceField(label=gettext_lazy("Decision"), required=False)
+    relation = forms.CharField(label=gettext_lazy("Relation"), required=False)
+    band = forms.ChoiceField(label=gettext_lazy("Score"), required=False)
+    flagged = forms.BooleanField(label=gettext_lazy("Flagged only"), required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["cataloguer"].choices = [("", _("Anyone")), (SYSTEM, _("the system (automatic)"))] + [
+            (str(u.pk), u.get_username()) for u in _people()
+        ]
+        self.fields["kind"].choices = [("", _("Any decision"))] + list(Decision.Kind.choices)
+        self.fields["band"].choices = [("", _("Any score"))] + [(k, k) for k in services.SCORE_BANDS]
+
+    def apply(self, decisions):
+        if not self.is_valid():
+            return decisions.none()
+        data = self.cleaned_data
+        if data["cataloguer"] == SYSTEM:
+            decisions = decisions.filter(automatic=True)
+        elif data["cataloguer"]:
+            decisions = decisions.filter(actor_id=data["cataloguer"])
+        if data["start"]:
+            decisions = decisions.filter(created_at__gte=_day_start(data["start"]))
+        if data["end"]:
+            decisions = decisions.filter(created_at__lt=_day_start(data["end"] + timedelta(days=1)))
+        if data["collection"]:
+            decisions = decisions.filter(pair__image_a__collection=data["collection"])
+        if data["kind"]:
+            decisions = decisions.filter(kind=data["kind"])
+        if data["relation"]:
+            decisions = decisions.filter(pair__relation=data["relation"])
+        low, high = services.SCORE_BANDS.get(data["band"] or "", (None, None))
+        if low is not None:
+            decisions = decisions.filter(pair__score__gte=low)
+        if high is not None:
+            decisions = decisions.filter(pair__score__lt=high)
+        if data["flagged"]:
+            decisions = decisions.filter(flagged=True)
+        return decisions
+
+
+class PeriodRevertForm(forms.Form):
+    cataloguer = forms.ModelChoiceField(get_user_model().objects.none(), label=gettext_lazy("Cataloguer"))
+    start = forms.DateTimeField(
+        label=gettext_lazy("From"), widget=forms.DateTimeInput({"type": "datetime-local"})
+    )
+    end = forms.DateTimeField(
+        label=gettext_lazy("To"), widget=forms.DateTimeInput({"type": "datetime-local"})
+    )
+    reason = forms.CharField(label=gettext_lazy("Reason"), required=False, max_length=400)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["cataloguer"].queryset = _people()
+
+
+def _day_start(day):
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+def _filtered(request):
+    form = DecisionFilter(request.GET or None)
+    decisions = Decision.objects.all()
+    if form.is_bound:
+        decisions = form.apply(decisions)
+    return form, decisions
+
+
+def _get_decision_for_supervisor(request, pk):
+    if not request.user.has_perm(SUPERVISE):  # views are guarded already; this keeps the helper honest
+        raise PermissionDenied
+    return get_object_or_404(Decision, pk=pk)
+
+
+@permission_required(SUPERVISE)
+def decisions(request):
+    form, queryset = _filtered(request)
+    queryset = (
+        queryset.select_related(
+            "actor",
+            "master",
+            "superseded",
+            "pair__image_a__record",
+            "pair__image_b__record",
+            "pair__image_a__collection",
+        )
+        .annotate(overturned=Exists(Decision.objects.filter(corrects=OuterRef("pk"))))
+        .order_by("-sequence", "-pk")
+    )
+    page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {
+        "form": form,
+        "page": page,
+        "query": query.urlencode(),
+        "revertible": set(supervision.REVERTIBLE),
+        "period_form": PeriodRevertForm(),
+    }
+    return render(request, "review/supervisor/decisions.html", context)
+
+
+@require_POST
+@permission_required(SUPERVISE)
+def revert(request, pk):
+    decision = _get_decision_for_supervisor(request, pk)
+    try:
+        result = supervision.revert(decision, request.user, reason=request.POST.get("reason", ""))
+    except supervision.SupervisionError as error:
+        messages.error(request, str(error))
+    else:
+        flagged = len(result.evidence.get("dependents", []))
+        messages.success(
+            request,
+            _("Decision %(pk)s reverted; %(n)s later decision(s) flagged for review.")
+            % {"pk": decision.pk, "n": flagged},
+        )
+    return redirect(request.POST.get("next") or reverse("review-supervisor-decisions"))
+
+
+@require_POST
+@permission_required(SUPERVISE)
+def revert_period(request):
+    form = PeriodRevertForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Choose a cataloguer and a period to revert."))
+        return redirect("review-supervisor-decisions")
+    data = form.cleaned_data
+    reverts = supervision.revert_period(
+        data["cataloguer"], data["start"], data["end"], request.user, data["reason"]
+    )
+    messages.success(
+        request,
+        _("%(n)s decision(s) by %(user)s reverted.")
+        % {"n": len(reverts), "user": data["cataloguer"].get_username()},
+    )
+    return redirect("review-supervisor-decisions")
+
+
+@permission_required(SUPERVISE)
+def figures(request):
+    form, queryset = _filtered(request)
+    context = {
+        "form": form,
+        "figures": supervision.cataloguer_figures(queryset),
+        "kinds": Decision.Kind.choices[:5],
+    }
+    return render(request, "review/supervisor/figures.html", context)
+
+
+@permission_required(SUPERVISE)
+def charts(request):
+    form, queryset = _filtered(request)
+    return render(
+        request, "review/supervisor/charts.html", {"form": form, "data": supervision.chart_data(queryset)}
+    )
+
+
+@permission_required(SUPERVISE)
+def audit(request):
+    """Walk the hash chain now (on a supervisor's request: a full walk reads every decision)."""
+    result, intact = "", None
+    if request.GET.get("verify"):
+        out = _Capture()
+        try:
+            call_command("verify_audit", stdout=out)
+            intact, result = True, out.text.strip()
+        except CommandError as error:
+            intact, result = False, str(error)
+    return render(request, "review/supervisor/audit.html", {"result": result, "intact": intact})
+
+
+class _Capture:
+    def __init__(self):
+        self.text = ""
+
+    def write(self, value):
+        self.text += value
+
+    def flush(self):
+        pass
+
+
+def _collection(request):
+    pk = request.GET.get("collection", "")
+    return get_object_or_404(Collection, pk=pk) if pk.isdigit() else None
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+def _table(rows, fields, name, fmt):
+    if fmt == "json":
+        response = HttpResponse(
+            json.dumps(list(rows), ensure_ascii=False, indent=1), content_type="application/json"
+        )
+        response["Content-Disposition"] = f'attachment; filename="{name}.json"'
+        return response
+    writer = csv.DictWriter(_Echo(), fieldnames=fields)
+    lines = (writer.writerow(row) for row in rows)
+    response = StreamingHttpResponse(
+        _with_header(writer.writerow(dict(zip(fields, fields, strict=True))), lines), content_type="text/csv"
+    )
+    response["Content-Disposition"] = f'attachment; filename="{name}.csv"'
+    return response
+
+
+def _with_header(header, lines):
+    yield header
+    yield from lines
+
+
+@permission_required(SUPERVISE)
+def export_mapping(request):
+    rows = exports.mapping_rows(_collection(request))
+    return _table(rows, exports.MAPPING_FIELDS, "mastercopy-mapping", request.GET.get("format"))
+
+
+@permission_required(SUPERVISE)
+def export_exact(request):
+    rows = exports.exact_duplicate_rows(_collection(request))
+    return _table(rows, exports.EXACT_FIELDS, "mastercopy-exact-duplicates", request.GET.get("format"))
+
+
+@permission_required(SUPERVISE)
+def export_premis(request):
+    _form, queryset = _filtered(request)
+    response = StreamingHttpResponse(exports.premis_events(queryset), content_type="application/xml")
+    response["Content-Disposition"] = 'attachment; filename="mastercopy-premis-events.xml"'
+    return response
+
+
+@permission_required(SUPERVISE)
+def exports_page(request):
+    return render(request, "review/supervisor/exports.html", {"collections": Collection.objects.all()})
