@@ -136,3 +136,27 @@ def test_a_cataloguer_decides_by_keyboard(browser, live_server, personas, collec
     page.wait_for_url(f"**{keep_left.master.get_absolute_url()}")
     assert superseded.catalogue_number in page.content()
     page.screenshot(path=str(ARTIFACTS / "review-master-record.png"), full_page=True)
+
+
+def test_a_supervisor_sees_the_charts(browser, live_server, personas, collection):
+    from review import services
+    from tests.test_audit_chain import make_pairs
+
+    for n, pair in enumerate(make_pairs(collection, 6, start=500)):
+        kind = (Decision.Kind.RELATED, Decision.Kind.DISTINCT)[n % 2]
+        services.decide(pair, kind, actor=personas["cataloguer"])
+    ARTIFACTS.mkdir(exist_ok=True)
+    page = browser.new_page(viewport={"width": 1300, "height": 1000})
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+
+    page.goto(f"{live_server.url}/accounts/login/?next=/review/supervisor/charts/")
+    page.fill("input[name=username]", "supervisor")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit], input[type=submit]")
+    page.wait_for_url("**/review/supervisor/charts/")
+    page.wait_for_function("() => document.body.dataset.chartsReady === '1'")
+    page.screenshot(path=str(ARTIFACTS / "supervisor-charts.png"), full_page=True)
+
+    assert errors == []
+    assert page.evaluate("() => Chart.getChart('chart-scores').data.datasets.length") == 5
