@@ -22,7 +22,18 @@ Method
        chroma (``greyscale``), tone curve / channel balance / saturation (``colour-changed``), local residual
        blobs (``overlay``). Same geometry, same colours, same container, different pixels -> ``recompressed``.
 
-Measured figures: see the end of this docstring (filled in from the measurement script's run).
+Measured (62 originals from the shared photos: 18 UKBench ~250 px, 8 Kodak, 6 wallpapers up to 4224 px,
+10 SUN, 8 ImageNet, 8 Urban100, 4 video frames; one variant of every kind each; 2 processes on the shared box)
+    every kind found (not ``different``) 100%; right label: resized 100% (scale error <= 0.5%),
+    colour-changed,
+    rotated-90/180/270, mirrored, bordered, caption-strip -> overlay, skewed (angle error <= 0.03 deg),
+    cropped 100% (box error median 0.001, max 0.003; never identical), greyscale 98.4%, recompressed 100% of
+    JPEG sources (PNG sources get format-changed), exif-rotated found 100% (recompressed/pixel-identical),
+    watermark -> overlay 61% (faint small marks read as recompressed). Spurious extra ``overlay`` <= 2/62.
+    Hard negatives: UKBench same-object pairs (25 groups, 150 pairs) ``different`` 100% (<= 9 inliers);
+    video frames: gap 30-120 frames 75%, gap 9-20 68%, gap <= 5 38% (a near-static dog scene and frames a
+    moment apart stay "same picture" with an overlay: their aligned pixels agree as closely as a copy's).
+    Speed: median 185 ms per pair (SIFT x2-3 at 512 px dominates), pixel-identity checks 1-65 ms.
 """
 from __future__ import annotations
 
