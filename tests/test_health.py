@@ -16,6 +16,8 @@ def test_health_reports_the_database_and_broker(client):
 
 @pytest.mark.django_db
 def test_health_says_degraded_when_the_broker_is_down(client, monkeypatch):
+    # Celery prefers the CELERY_BROKER_URL environment variable to its configuration.
+    monkeypatch.setenv("CELERY_BROKER_URL", "redis://127.0.0.1:1/0")
     monkeypatch.setattr(app.conf, "broker_url", "redis://127.0.0.1:1/0")
     monkeypatch.setattr(app, "_pool", None, raising=False)
 
