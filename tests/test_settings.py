@@ -8,7 +8,9 @@ from tests.conftest import REPO
 
 
 def manage(*args, **env):
-    clean = {k: v for k, v in os.environ.items() if k not in ("PYTEST_VERSION", "DEBUG", "SECRET_KEY")}
+    # The browser test sets DJANGO_ALLOW_ASYNC_UNSAFE for its own process; production never has it.
+    unwanted = ("PYTEST_VERSION", "DEBUG", "SECRET_KEY", "DJANGO_ALLOW_ASYNC_UNSAFE")
+    clean = {k: v for k, v in os.environ.items() if k not in unwanted}
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=REPO,
