@@ -202,10 +202,55 @@ def test_crop_hashes_find_a_crop(tmp_path, photo):
     orig, _, _ = S.compute_signals(F.save(photo, tmp_path / "o.png"), derivatives=False)
     crop_path = F.save(photo.crop((0, 0, 680, 510)), tmp_path / "c.png")
     crop, _, _ = S.compute_signals(crop_path, derivatives=False)
-    assert len(orig.crop_hashes) == len(S.CROP_REGIONS)
-    assert S.hamming(orig.phash, crop.phash) > 6
-    codes_o, codes_c = [orig.phash, *orig.crop_hashes], [crop.phash, *crop.crop_hashes]
-    assert min(S.hamming(a, b) for a in codes_o for b in codes_c) <= 6
+    assert len(orig.crop_hashes) == len(S.CROP_REGIONS) == len(S.CROP_REGION_BLUR)
+    assert S.hamming(orig.phash, crop.phash) > 8
+    assert min(S.hamming(h, crop.phash) for h in orig.crop_hashes) <= 8
+
+
+def test_unblurred_region_code_is_the_phash_of_the_region(photo):
+    img = S._hash_image(photo)
+    grey = img.convert("L")
+    codes = S._crop_hashes(grey)
+    for i, (box, blur) in enumerate(zip(S.CROP_REGIONS, S.CROP_REGION_BLUR, strict=True)):
+        if blur:
+            continue
+        px = tuple(round(f * d) for f, d in zip(box, grey.size * 2, strict=True))
+        assert S.hamming(codes[i], _ih(imagehash.phash(grey.crop(px)))) <= 8, box
+
+
+def _real_photos(n):
+    if not F.PHOTOS.exists():
+        pytest.skip("shared photos absent")
+    return sorted(F.PHOTOS.glob("kodak_*.png"))[:n] + sorted(F.PHOTOS.glob("wp_*.jpg"))[:n]
+
+
+@pytest.mark.parametrize("kind", ["cropped", "caption-strip", "skewed"])
+def test_crop_hashes_find_real_variants(kind):
+    """A 70%-area crop, a caption strip and a crooked scan: a crop hash within 8 of the other's pHash."""
+    import random
+
+    from catalogue.variants import make_variant
+
+    for path in _real_photos(3):
+        params = {"area": 0.70} if kind == "cropped" else {}
+        variant = make_variant(path, kind, rng=random.Random(f"{path.name}:{kind}"), **params)
+        orig, _, _ = S.compute_signals(path, derivatives=False)
+        copy, _, _ = S.compute_signals(io.BytesIO(variant.data), derivatives=False)
+        best = min(min(S.hamming(h, copy.phash) for h in orig.crop_hashes),
+                   min(S.hamming(h, orig.phash) for h in copy.crop_hashes))
+        assert best <= 8, (path.name, variant.params, best)
+
+
+def test_crop_hashes_keep_other_shots_apart():
+    """Different shots of one object (UKBench group) and neighbouring video frames stay > 8 apart."""
+    if not F.PHOTOS.exists():
+        pytest.skip("shared photos absent")
+    names = ["ukbench00016.jpg", "ukbench00017.jpg", "ukbench00018.jpg", "ukbench00019.jpg"]
+    sigs = [S.compute_signals(F.PHOTOS / n, derivatives=False)[0] for n in names]
+    for a in sigs:
+        for b in sigs:
+            if a is not b:
+                assert min(S.hamming(h, b.phash) for h in a.crop_hashes) > 8
 
 
 def test_metadata(tmp_path, photo):
