@@ -18,7 +18,7 @@ install: $(VENV)/.installed
 
 run: install
 	$(MANAGE) migrate --noinput
-	$(MANAGE) bootstrap
+	$(MANAGE) bootstrap --url "http://$${HOST:-127.0.0.1}:$${PORT:-8000}/"
 	DEBUG=1 VENV=$(VENV) bash bin/dev
 
 test: install
