@@ -87,24 +87,7 @@ class PolicyForm(forms.Form):
         required=False,
         label=gettext_lazy("Relations that count as the same record"),
         widget=forms.CheckboxSelectMultiple,
-        choices=[
-            (r, r)
-            for r in (
-                "identical",
-                "pixel-identical",
-                "format-changed",
-                "recompressed",
-                "resized",
-                "rotated",
-                "mirrored",
-                "bordered",
-                "skewed",
-                "cropped",
-                "colour-changed",
-                "greyscale",
-                "overlay",
-            )
-        ],
+        choices=[(r, r) for r in dedup_policy.RELATIONS],
     )
     phash = forms.IntegerField(min_value=0, max_value=32, label=gettext_lazy("pHash distance"))
     orientation = forms.IntegerField(

@@ -14,20 +14,15 @@ Keys (README documents them):
 from django.conf import settings
 
 KEEP_BEST_CRITERIA = ("resolution", "file_size", "richness", "lossless", "accession")
+# The relation vocabulary of dedup.verify, but "different", which is never a duplicate.
+RELATIONS = (
+    "identical", "pixel-identical", "format-changed", "recompressed", "resized", "rotated", "mirrored",
+    "bordered", "skewed", "cropped", "colour-changed", "greyscale", "overlay",
+)
 DEFAULTS = {
     "auto_settle": True,
     "keep_best": ["resolution", "richness", "accession"],
-    "duplicate_relations": [
-        "identical",
-        "pixel-identical",
-        "format-changed",
-        "recompressed",
-        "resized",
-        "rotated",
-        "mirrored",
-        "bordered",
-        "skewed",
-    ],
+    "duplicate_relations": list(RELATIONS[:9]),  # up to "skewed": the same picture, however stored
 }
 _LOSSLESS = {"TIFF", "PNG", "BMP"}
 _RICH_FIELDS = ("title", "creator", "date_text", "rights", "credit_line", "source")
