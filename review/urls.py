@@ -45,3 +45,13 @@ supervisor_urls = [
     path("supervisor/exports/premis.xml", supervisor.export_premis, name="review-supervisor-export-premis"),
 ]
 urlpatterns += supervisor_urls
+
+calibration_urls = [
+    path("supervisor/calibration/", supervisor.calibration_page, name="review-supervisor-calibration"),
+    path(
+        "supervisor/calibration/<int:pk>/apply/",
+        supervisor.calibration_apply,
+        name="review-supervisor-calibration-apply",
+    ),
+]
+urlpatterns += calibration_urls

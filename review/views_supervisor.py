@@ -8,6 +8,7 @@ from datetime import datetime, time, timedelta
 from django import forms
 from django.contrib import messages
 from django.contrib.auth import get_user_model
+from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.management import CommandError, call_command
 from django.core.paginator import Paginator
@@ -23,7 +24,7 @@ from django.views.decorators.http import require_POST
 from catalogue.models import Collection
 from catalogue.roles import SUPERVISE, permission_required
 
-from . import exports, services, supervision
+from . import calibration, exports, services, supervision
 from .models import Decision
 
 PAGE_SIZE = 50
@@ -280,3 +281,67 @@ def export_premis(request):
 @permission_required(SUPERVISE)
 def exports_page(request):
     return render(request, "review/supervisor/exports.html", {"collections": Collection.objects.all()})
+
+
+# Calibration: supervisors read it; applying a suggestion is an administrator's recorded policy change.
+CHANGE_POLICY = "catalogue.change_collection"
+
+
+class CalibrationForm(forms.Form):
+    target = forms.FloatField(
+        label=gettext_lazy("Target precision"), min_value=0, max_value=1, initial=calibration.DEFAULT_TARGET
+    )
+    min_decisions = forms.IntegerField(
+        label=gettext_lazy("Decisions needed per band"),
+        min_value=1,
+        initial=calibration.DEFAULT_MIN_DECISIONS,
+    )
+
+    def values(self):
+        if self.is_bound and self.is_valid():
+            return self.cleaned_data["target"], self.cleaned_data["min_decisions"]
+        return calibration.DEFAULT_TARGET, calibration.DEFAULT_MIN_DECISIONS
+
+
+def _may_see_calibration(user):
+    return user.has_perm(SUPERVISE) or user.has_perm(CHANGE_POLICY)
+
+
+@login_required
+def calibration_page(request):
+    if not _may_see_calibration(request.user):
+        raise PermissionDenied
+    form = CalibrationForm(request.GET or None)
+    target, min_decisions = form.values()
+    context = {
+        "form": form,
+        "target": target,
+        "min_decisions": min_decisions,
+        "bands": calibration.by_band(),
+        "relations": calibration.by_relation(),
+        "suggestions": calibration.suggestions(target, min_decisions),
+        "may_apply": request.user.has_perm(CHANGE_POLICY),
+    }
+    return render(request, "review/supervisor/calibration.html", context)
+
+
+@require_POST
+@permission_required(CHANGE_POLICY)
+def calibration_apply(request, pk):
+    """Apply the suggestion as it stands now: recomputed here, and refused if it moved since the page
+    was drawn, so the administrator applies exactly the evidence they saw."""
+    collection = get_object_or_404(Collection, pk=pk)
+    form = CalibrationForm(request.POST)
+    target, min_decisions = form.values()
+    bands = calibration.by_band(calibration.standing_decisions().filter(pair__image_a__collection=collection))
+    cell = calibration.suggest(bands, target, min_decisions)
+    if cell is None or request.POST.get("min_score") != f"{cell.low:.1f}":
+        messages.error(request, _("The suggestion has changed since the page was shown; check it again."))
+    else:
+        calibration.apply(collection, cell.low, request.user)
+        messages.success(
+            request,
+            _("%(collection)s now reviews pairs scoring %(score)s or more.")
+            % {"collection": collection, "score": f"{cell.low:.1f}"},
+        )
+    return redirect("review-supervisor-calibration")
