@@ -55,3 +55,12 @@ calibration_urls = [
     ),
 ]
 urlpatterns += calibration_urls
+
+rereview_urls = [
+    path("supervisor/rereview/", supervisor.rereview_samples, name="review-rereview-samples"),
+    path("supervisor/rereview/draw/", supervisor.rereview_draw, name="review-rereview-draw"),
+    path("supervisor/rereview/<int:pk>/", supervisor.rereview_sample, name="review-rereview"),
+    path("rereview/<int:pk>/next/", supervisor.rereview_next, name="review-rereview-next"),
+    path("rereview/items/<int:pk>/", supervisor.rereview_item, name="review-rereview-item"),
+]
+urlpatterns += rereview_urls

@@ -22,9 +22,9 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from catalogue.models import Collection
-from catalogue.roles import SUPERVISE, permission_required
+from catalogue.roles import REVIEW, SUPERVISE, permission_required
 
-from . import calibration, exports, services, supervision
+from . import calibration, exports, rereview, services, supervision
 from .models import Decision
 
 PAGE_SIZE = 50
@@ -345,3 +345,117 @@ def calibration_apply(request, pk):
             % {"collection": collection, "score": f"{cell.low:.1f}"},
         )
     return redirect("review-supervisor-calibration")
+
+
+# Sample re-review: supervisors draw samples and read the disagreements; any reviewer but the first
+# decider re-decides an item, blind.
+
+
+class DrawForm(forms.Form):
+    cataloguer = forms.ModelChoiceField(
+        get_user_model().objects.none(), label=gettext_lazy("Decided by"), required=False
+    )
+    collection = forms.ModelChoiceField(
+        Collection.objects.all(), label=gettext_lazy("Collection"), required=False
+    )
+    start = forms.DateField(
+        label=gettext_lazy("From"), required=False, widget=forms.DateInput({"type": "date"})
+    )
+    end = forms.DateField(label=gettext_lazy("To"), required=False, widget=forms.DateInput({"type": "date"}))
+    size = forms.IntegerField(
+        label=gettext_lazy("Sample size"), min_value=1, max_value=rereview.MAX_SAMPLE, initial=20
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["cataloguer"].queryset = _people()
+
+
+class RedecideForm(forms.Form):
+    kind = forms.ChoiceField(
+        label=gettext_lazy("Your decision"),
+        choices=[(k.value, k.label) for k in rereview.VERDICTS],
+        widget=forms.RadioSelect,
+    )
+    comment = forms.CharField(label=gettext_lazy("Comment"), required=False, widget=forms.Textarea)
+
+
+def _get_sample(pk):
+    return get_object_or_404(rereview.ReReview, pk=pk)
+
+
+def _get_rereview_item_for_user(request, pk):
+    if not request.user.has_perm(REVIEW):
+        raise PermissionDenied
+    item = get_object_or_404(
+        rereview.ReReviewItem.objects.select_related(
+            "decision", "decision__pair__image_a__record", "decision__pair__image_b__record"
+        ),
+        pk=pk,
+    )
+    if not item.may_decide(request.user):
+        raise PermissionDenied
+    return item
+
+
+@permission_required(SUPERVISE)
+def rereview_samples(request):
+    context = {"samples": rereview.ReReview.objects.select_related("created_by"), "form": DrawForm()}
+    return render(request, "review/supervisor/rereview_samples.html", context)
+
+
+@require_POST
+@permission_required(SUPERVISE)
+def rereview_draw(request):
+    form = DrawForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("The sample was not drawn: %(errors)s") % {"errors": form.errors.as_text()})
+        return redirect("review-rereview-samples")
+    data = form.cleaned_data
+    sample = rereview.draw(
+        request.user,
+        data["size"],
+        cataloguer=data["cataloguer"],
+        collection=data["collection"],
+        start=_day_start(data["start"]) if data["start"] else None,
+        end=_day_start(data["end"] + timedelta(days=1)) if data["end"] else None,
+    )
+    messages.success(request, _("%(n)s decision(s) drawn for re-review.") % {"n": sample.items.count()})
+    return redirect(sample)
+
+
+@permission_required(SUPERVISE)
+def rereview_sample(request, pk):
+    sample = _get_sample(pk)
+    items = sample.items.select_related(
+        "decision__actor", "reviewer", "decision__pair__image_a__record", "decision__pair__image_b__record"
+    )
+    disagreements = [item for item in items if item.kind and not item.agrees]
+    context = {"sample": sample, "figures": sample.figures(), "disagreements": disagreements}
+    return render(request, "review/supervisor/rereview_sample.html", context)
+
+
+@permission_required(REVIEW)
+def rereview_next(request, pk):
+    """The next item of the sample for this reviewer, or the sample's end."""
+    sample = _get_sample(pk)
+    item = rereview.next_item(sample, request.user)
+    if item is None:
+        return render(request, "review/supervisor/rereview_item.html", {"sample": sample, "item": None})
+    return redirect("review-rereview-item", pk=item.pk)
+
+
+@permission_required(REVIEW)
+def rereview_item(request, pk):
+    """The pair without the first decision: the second look must not be anchored on the first."""
+    item = _get_rereview_item_for_user(request, pk)
+    form = RedecideForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            item.record(request.user, form.cleaned_data["kind"], form.cleaned_data["comment"])
+        except rereview.RereviewError as error:
+            messages.error(request, str(error))
+        return redirect("review-rereview-next", pk=item.sample_id)
+    pair = item.decision.pair
+    context = {"sample": item.sample, "item": item, "images": [pair.image_a, pair.image_b], "form": form}
+    return render(request, "review/supervisor/rereview_item.html", context)
