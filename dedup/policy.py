@@ -9,6 +9,8 @@ Keys (README documents them):
   recompressions, rescans at another size, rotations, mirrors, scanner borders and skews; crops,
   overlays, colour changes and greyscale versions are related-but-distinct by default.
 - thresholds: Hamming distances per signal (phash, orientation, border, crop) for this collection.
+- review_min_score: probable pairs scoring below it are kept as rejected instead of queued. Default 0
+  (everything verification confirms is queued); supervisors' calibration suggests a value.
 """
 
 from django.conf import settings
@@ -16,13 +18,26 @@ from django.conf import settings
 KEEP_BEST_CRITERIA = ("resolution", "file_size", "richness", "lossless", "accession")
 # The relation vocabulary of dedup.verify, but "different", which is never a duplicate.
 RELATIONS = (
-    "identical", "pixel-identical", "format-changed", "recompressed", "resized", "rotated", "mirrored",
-    "bordered", "skewed", "cropped", "colour-changed", "greyscale", "overlay",
+    "identical",
+    "pixel-identical",
+    "format-changed",
+    "recompressed",
+    "resized",
+    "rotated",
+    "mirrored",
+    "bordered",
+    "skewed",
+    "cropped",
+    "colour-changed",
+    "greyscale",
+    "overlay",
 )
 DEFAULTS = {
     "auto_settle": True,
     "keep_best": ["resolution", "richness", "accession"],
     "duplicate_relations": list(RELATIONS[:9]),  # up to "skewed": the same picture, however stored
+    # Probable pairs scoring below this are kept as rejected, not queued (set from calibration).
+    "review_min_score": 0.0,
 }
 _LOSSLESS = {"TIFF", "PNG", "BMP"}
 _RICH_FIELDS = ("title", "creator", "date_text", "rights", "credit_line", "source")

@@ -27,6 +27,8 @@ class PairFacts:
     credit_lines: tuple = ("", "")
     owners: tuple = ("", "")
     auto_settle: tuple = (True, True)
+    score: float = 1.0
+    review_min_score: float = 0.0
 
 
 @dataclass
@@ -64,6 +66,13 @@ def classify(facts):
         return TierResult("auto", kind, True, 1.0)
     if facts.different:
         return TierResult("rejected", "verification found different photographs", False, 0.0)
+    if facts.score < facts.review_min_score:
+        return TierResult(
+            "rejected",
+            f"score {facts.score:.2f} below the review cut-off {facts.review_min_score:.2f}",
+            False,
+            0.0,
+        )
     return TierResult(
         "review",
         "probable match: " + ("+".join(facts.labels) or "similar"),

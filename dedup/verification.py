@@ -75,6 +75,7 @@ def _verdict(pair):
 
 def facts_for(pair, verdict):
     a, b = pair.image_a, pair.image_b
+    policies = policy.for_collection(a.collection), policy.for_collection(b.collection)
     return PairFacts(
         same_bytes=pair.same_bytes,
         pixel_identical="pixel-identical" in verdict.labels,
@@ -84,10 +85,9 @@ def facts_for(pair, verdict):
         rights=(a.record.rights, b.record.rights),
         credit_lines=(a.record.credit_line, b.record.credit_line),
         owners=(a.collection.institution, b.collection.institution),
-        auto_settle=(
-            policy.for_collection(a.collection)["auto_settle"],
-            policy.for_collection(b.collection)["auto_settle"],
-        ),
+        auto_settle=tuple(p["auto_settle"] for p in policies),
+        score=pair.score,
+        review_min_score=max(float(p["review_min_score"]) for p in policies),
     )
 
 

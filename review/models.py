@@ -161,3 +161,7 @@ class ReviewItem(models.Model):
             and self.lease_expires_at is not None
             and self.lease_expires_at > now
         )
+
+
+# The re-review models live in review/rereview.py; importing them here registers them at start-up.
+from .rereview import ReReview, ReReviewItem  # noqa: E402, F401

@@ -44,6 +44,15 @@ def test_nothing_but_an_exact_copy_is_settled(labels):
     assert (result.tier, result.settle) == ("review", False)
 
 
+def test_a_probable_pair_below_the_collection_review_cut_off_is_kept_as_rejected():
+    below = classify(facts(labels=["resized"], score=0.6, review_min_score=0.7))
+    above = classify(facts(labels=["resized"], score=0.8, review_min_score=0.7))
+    exact = classify(facts(same_bytes=True, score=0.6, review_min_score=0.7))
+
+    assert (below.tier, below.reason) == ("rejected", "score 0.60 below the review cut-off 0.70")
+    assert above.tier == "review" and exact.tier == "auto"
+
+
 def test_a_pair_verification_calls_different_is_kept_as_rejected():
     assert classify(facts(different=True, labels=["different"])).tier == "rejected"
 
