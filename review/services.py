@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from catalogue.models import CatalogueRecord, RecordLink
 from dedup.models import CandidatePair
 
-from .models import Decision, ReviewItem
+from .models import Decision, ReviewItem, lock_chain
 
 # Long enough to look closely at a hard pair, short enough that an abandoned item comes back soon.
 LEASE = timedelta(minutes=10)
@@ -106,6 +106,7 @@ def _merge_fields(master, superseded, fields):
 def decide_duplicate(pair, master_record, *, actor=None, automatic=False, reason="", comment="", merge=()):
     """Supersede the other record of the pair by master_record, recording the decision; merge names
     fields whose values the superseded record gives to the master."""
+    lock_chain()
     records = {pair.image_a.record, pair.image_b.record}
     others = [r for r in records if r.pk != master_record.pk]
     superseded = others[0] if others else None
@@ -150,6 +151,7 @@ def decide_duplicate(pair, master_record, *, actor=None, automatic=False, reason
 @transaction.atomic(savepoint=False)
 def decide(pair, kind, *, actor, comment="", reason=""):
     """related, distinct, skip or escalate: record it; related links the two records both ways."""
+    lock_chain()
     a, b = pair.image_a.record, pair.image_b.record
     effects = {}
     if kind == Decision.Kind.RELATED and a.pk != b.pk:
@@ -344,6 +346,7 @@ def review(item_pk, user, kind, *, master_side=None, comment="", merge=(), super
 
     A decision that contradicts the catalogue is not applied: it is recorded as an escalation, flagged,
     with the reason, and the item goes to the supervisors (who may then apply it)."""
+    lock_chain()
     now = timezone.now()
     item = ReviewItem.objects.select_for_update().get(pk=item_pk)
     pair = CandidatePair.objects.select_related("image_a__record", "image_b__record").get(pk=item.pair_id)
@@ -420,6 +423,7 @@ def _comparable(state):
 def undo_last(user):
     """Undo user's own last decision: a new Decision (kind undo, corrects it) that puts back the exact
     catalogue state from before, provided nothing has changed those records since."""
+    lock_chain()
     last = last_decision(user)
     if last is None or last.corrections.exists():
         raise ReviewError(_("You have no decision to undo."))

@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 from catalogue.models import CatalogueRecord
 
 from . import services
-from .models import Decision, ReviewItem
+from .models import Decision, ReviewItem, lock_chain
 
 REVERTIBLE = services.SETTLING
 # Relations that say the two files are the same picture, bit for bit or pixel for pixel.
@@ -124,6 +124,7 @@ def _revert_one(decision, supervisor, reason, batch=()):
 def revert(decision, supervisor, reason=""):
     """Revert one decision: its records return exactly to their state before it, its pair returns to
     the queue, and later decisions on the same records are flagged for a supervisor."""
+    lock_chain()
     decision = Decision.objects.select_related("pair__image_a", "pair__image_b").get(pk=decision.pk)
     return _revert_one(decision, supervisor, reason)
 
@@ -140,6 +141,7 @@ def period_decisions(cataloguer, start, end):
 def revert_period(cataloguer, start, end, supervisor, reason=""):
     """Revert all of one cataloguer's standing decisions made in [start, end), newest first, so each
     restores the state the one before it left; decisions in the batch are not flagged as dependents."""
+    lock_chain()
     batch = list(
         period_decisions(cataloguer, start, end)
         .select_related("pair__image_a", "pair__image_b")
