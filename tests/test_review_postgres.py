@@ -118,3 +118,61 @@ def test_many_rounds_of_racing_claims_on_one_item(on_postgres, transactional_db,
         assert won.count(True) == 1
         item.refresh_from_db()
         assert item.leased_by == users[won.index(True)]
+
+
+def _work_the_queue(client, rounds, outcomes):
+    kinds = ["keep-left", "related", "distinct", "keep-right"]
+    for n in range(rounds):
+        start = client.post(reverse("review-start"))
+        outcomes.append(start.status_code)
+        if "/review/items/" not in start.get("Location", ""):
+            return
+        item_pk = int(start["Location"].split("?")[0].rstrip("/").rsplit("/", 1)[-1])
+        outcomes.append(client.get(start["Location"]).status_code)
+        decided = client.post(reverse("review-decide", args=[item_pk]), {"decision": kinds[n % len(kinds)]})
+        outcomes.append(decided.status_code)
+
+
+def _overlapping_pairs(collection, images, fanout):
+    """Image i pairs with i+1 .. i+fanout, so decisions on different items touch the same records."""
+    _pairs(collection, images // 2)
+    CandidatePair.objects.all().delete()
+    ids = list(ImageFile.objects.order_by("pk").values_list("pk", flat=True))
+    CandidatePair.objects.bulk_create(
+        CandidatePair(
+            image_a_id=ids[i],
+            image_b_id=ids[i + k],
+            phash_distance=3,
+            dhash_distance=3,
+            score=0.9,
+            tier="review",
+            relation="resized",
+            priority=0.9,
+            verified=True,
+        )
+        for i in range(len(ids) - fanout)
+        for k in range(1, fanout + 1)
+    )
+    ReviewItem.objects.all().delete()
+    services.sync_queue()
+
+
+def test_concurrent_decisions_neither_deadlock_nor_double(on_postgres, transactional_db, collection):
+    """bench/load.py found PostgreSQL deadlocks here: a decision holding the audit chain's lock waited for
+    rows another decision held while that one waited for the chain."""
+    _overlapping_pairs(collection, 60, 5)
+    clients = []
+    for user in _cataloguers(10):
+        client = Client()
+        client.force_login(user)
+        clients.append(client)
+    outcomes = []
+
+    _at_once([lambda c=c: _work_the_queue(c, 5, outcomes) for c in clients])
+
+    assert outcomes and max(outcomes) < 500, sorted(set(outcomes))
+    from review.models import Decision
+
+    people = Decision.objects.filter(automatic=False).exclude(kind__in=["skip", "undo", "revert"])
+    per_pair = people.values_list("pair_id", flat=True)
+    assert len(per_pair) == len(set(per_pair)) > 0
