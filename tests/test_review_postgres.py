@@ -9,49 +9,14 @@ from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
-from catalogue.models import CatalogueRecord, ImageFile
+from catalogue.models import ImageFile
 from catalogue.roles import CATALOGUER, ensure_roles
 from dedup.models import CandidatePair
 from review import services
 from review.models import ReviewItem
+from tests.test_audit_chain import make_pairs
 
 pytestmark = [pytest.mark.integration]
-
-
-def _pairs(collection, count):
-    images = []
-    for n in range(count * 2):
-        record = CatalogueRecord.objects.create(collection=collection, catalogue_number=f"C-{n:04d}")
-        images.append(
-            ImageFile.objects.create(
-                record=record,
-                collection=collection,
-                storage_key=f"originals/none/{n}",
-                original_filename=f"{n}.jpg",
-                source_path=f"{n}.jpg",
-                size=1000,
-                sha256=f"{n:064x}",
-                format="JPEG",
-                width=100,
-                height=100,
-                mode="RGB",
-            )
-        )
-    CandidatePair.objects.bulk_create(
-        CandidatePair(
-            image_a=images[2 * n],
-            image_b=images[2 * n + 1],
-            phash_distance=3,
-            dhash_distance=3,
-            score=0.9,
-            tier="review",
-            relation="resized",
-            priority=0.9,
-            verified=True,
-        )
-        for n in range(count)
-    )
-    services.sync_queue()
 
 
 def _cataloguers(count):
@@ -89,7 +54,7 @@ def _at_once(workers):
 
 
 def test_simultaneous_starts_never_lease_one_item_twice(on_postgres, transactional_db, collection):
-    _pairs(collection, 5)
+    make_pairs(collection, 5)
     users = _cataloguers(8)
     clients = []
     for user in users:
@@ -107,7 +72,7 @@ def test_simultaneous_starts_never_lease_one_item_twice(on_postgres, transaction
 
 
 def test_many_rounds_of_racing_claims_on_one_item(on_postgres, transactional_db, collection):
-    _pairs(collection, 1)
+    make_pairs(collection, 1)
     users = _cataloguers(6)
     item = ReviewItem.objects.get()
     for _round in range(10):
@@ -135,7 +100,7 @@ def _work_the_queue(client, rounds, outcomes):
 
 def _overlapping_pairs(collection, images, fanout):
     """Image i pairs with i+1 .. i+fanout, so decisions on different items touch the same records."""
-    _pairs(collection, images // 2)
+    make_pairs(collection, images // 2)
     CandidatePair.objects.all().delete()
     ids = list(ImageFile.objects.order_by("pk").values_list("pk", flat=True))
     CandidatePair.objects.bulk_create(
