@@ -7,7 +7,9 @@ hundred thousand scans imports at disk speed; the full decode happens once, in f
 import warnings
 from dataclasses import dataclass
 
-from PIL import Image, ImageCms, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
+
+from dedup.signals import icc_description
 
 # Pillow's own bomb check is replaced by ours, which names the limit and the setting.
 Image.MAX_IMAGE_PIXELS = None
@@ -33,17 +35,6 @@ class ImageInfo:
     icc_profile: str
 
 
-def icc_description(image):
-    icc = image.info.get("icc_profile")
-    if not icc:
-        return ""
-    try:
-        profile = ImageCms.ImageCmsProfile(ImageCms.core.profile_frombytes(icc))
-        return ImageCms.getProfileDescription(profile).strip()[:300]
-    except (OSError, ValueError, TypeError, ImageCms.PyCMSError):
-        return "(unreadable ICC profile)"
-
-
 def inspect_image(fileobj, max_pixels):
     """Return ImageInfo for an acceptable image, or raise RejectedFile with the reason."""
     fileobj.seek(0, 2)
@@ -59,9 +50,8 @@ def inspect_image(fileobj, max_pixels):
         except (OSError, ValueError, SyntaxError) as exc:
             raise RejectedFile(f"unreadable image header: {exc}")
         with image:
-            info = ImageInfo(
-                image.format or "", image.width, image.height, image.mode, icc_description(image)
-            )
+            icc = icc_description(image.info.get("icc_profile"))[:300]
+            info = ImageInfo(image.format or "", image.width, image.height, image.mode, icc)
             _check(image, info, max_pixels)
             try:
                 image.verify()

@@ -56,10 +56,8 @@ class Codes:
     def subset(self, ids):
         """Primary and variant (ids, codes) of the given images only."""
         wanted = np.array(sorted(ids), dtype=np.int64)
-        return tuple(
-            (ids_[np.isin(ids_, wanted)], codes[np.isin(ids_, wanted)])
-            for ids_, codes in (self.primary, self.variant)
-        )
+        masks = [(ids_, codes, np.isin(ids_, wanted)) for ids_, codes in (self.primary, self.variant)]
+        return tuple((ids_[mask], codes[mask]) for ids_, codes, mask in masks)
 
 
 class _Item:

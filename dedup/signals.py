@@ -256,12 +256,13 @@ def _bit_depth(im: Image.Image) -> int:
     return 8
 
 
-def _icc_description(icc: bytes | None) -> str:
+def icc_description(icc: bytes | None) -> str:
+    """The embedded ICC profile's description ('' without one); import and fingerprinting both use it."""
     if not icc:
         return ""
     try:
         return ImageCms.getProfileDescription(ImageCms.ImageCmsProfile(io.BytesIO(icc))).strip()
-    except (OSError, ImageCms.PyCMSError, TypeError):
+    except (OSError, ValueError, ImageCms.PyCMSError, TypeError):
         return "(unreadable ICC profile)"
 
 
@@ -307,7 +308,7 @@ def _metadata(im: Image.Image) -> Signals:
         w, h = h, w
     return Signals(
         width=w, height=h, format=im.format or "", mode=im.mode, bit_depth=bit_depth,
-        icc_description=_icc_description(im.info.get("icc_profile")), dpi=_dpi(im),
+        icc_description=icc_description(im.info.get("icc_profile")), dpi=_dpi(im),
         exif_datetime=when, camera=camera, exif_orientation=orientation,
         frames=int(getattr(im, "n_frames", 1) or 1),
     )
