@@ -5,7 +5,6 @@ is redelivered, ends in the same state: one Fingerprint per image, derivatives u
 from the original's SHA-256 (a rerun overwrites nothing and leaves no orphan files).
 """
 
-import io
 import logging
 import time
 from datetime import timedelta
@@ -58,16 +57,17 @@ def fingerprint_image(image):
     Storage errors (OSError) propagate: they are transient, and the task retries the batch.
     """
     started = time.perf_counter()
+    # The stored file is handed over as it is (seekable, local or S3): reading a 300 MB scan into memory
+    # first would defeat the decoder's bounded, chunked reading.
     with default_storage.open(image.storage_key, "rb") as stored:
-        data = io.BytesIO(stored.read())
-    try:
-        signals, preview, thumbnail = compute_signals(data)
-    except ImageDecodeError as exc:
-        _mark_failed(image, str(exc))
-        return False
-    except MemoryError:
-        _mark_failed(image, "the image is too large to decode with the memory available")
-        return False
+        try:
+            signals, preview, thumbnail = compute_signals(stored)
+        except ImageDecodeError as exc:
+            _mark_failed(image, str(exc))
+            return False
+        except MemoryError:
+            _mark_failed(image, "the image is too large to decode with the memory available")
+            return False
     keys = _save_derivatives(image.sha256, preview, thumbnail)
     with transaction.atomic():
         locked = ImageFile.objects.select_for_update().get(pk=image.pk)
