@@ -82,9 +82,13 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "storages",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
     "catalogue",
     "dedup",
     "review",
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -273,6 +277,36 @@ if not DEBUG and not TESTING:
     if envbool("SECURE_PROXY_SSL_HEADER", False):
         SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SILENCED_SYSTEM_CHECKS = [] if envbool("SECURE_HSTS_PRELOAD", False) else ["security.W021"]
+
+# --- REST API (api/): tokens or the session, JSON only, the pages' roles (see api.permissions). ---
+REST_FRAMEWORK = {
+    # Token first: an anonymous request is then told 401 with WWW-Authenticate, not 403.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # JSON only: the browsable API's pages need inline script, which the CSP refuses.
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PAGINATION_CLASS": "api.pagination.Pagination",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # Exports take ?format=csv|json like their pages; the API has one renderer, so no format override.
+    "URL_FORMAT_OVERRIDE": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Mastercopy API",
+    "DESCRIPTION": "Collections, records, images, imports, candidate pairs, groups, decisions and exports.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "RecordStatusEnum": "catalogue.models.CatalogueRecord.Status",
+        "ReviewStatusEnum": "review.models.ReviewItem.Status",
+        "DecisionKindEnum": "review.models.Decision.Kind",
+    },
+}
 
 LOGGING = {
     "version": 1,

@@ -12,6 +12,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("health/", health, name="health"),
+    path("api/", include("api.urls")),
     path("review/", include("review.urls")),
     path("", include("catalogue.urls")),
 ]
