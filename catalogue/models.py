@@ -209,7 +209,8 @@ class ImageFile(models.Model):
 
 
 class PolicyChange(models.Model):
-    """An administrator's change to a collection's deduplication policy (append-only record)."""
+    """A change to a collection's deduplication policy (append-only record): an administrator's, or
+    the system's when a rejection suspends automatic settling (actor None)."""
 
     collection = models.ForeignKey(Collection, on_delete=models.CASCADE, related_name="policy_changes")
     actor = models.ForeignKey(
@@ -217,6 +218,8 @@ class PolicyChange(models.Model):
     )
     before = models.JSONField(default=dict)
     after = models.JSONField(default=dict)
+    # Why, when the change was not made on the policy form (calibration, an automatic suspension).
+    reason = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

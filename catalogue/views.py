@@ -7,7 +7,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import BooleanField, Count, Exists, ExpressionWrapper, OuterRef, Q
 from django.http import FileResponse, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -67,6 +67,11 @@ def collection_detail(request, pk):
         "collection": collection,
         "policy": dedup_policy.for_collection(collection),
         "policy_form": PolicyForm(initial=dedup_policy.for_collection(collection)),
+        "approval_rules": [
+            dedup_policy.APPROVAL_RULES[rule]
+            for rule in dedup_policy.for_collection(collection)["approval_rules"]
+            if rule in dedup_policy.APPROVAL_RULES
+        ],
         "policy_changes": collection.policy_changes.select_related("actor")[:10],
         "progress": _progress(collection),
         "imports": collection.imports.all()[:20],
@@ -95,6 +100,21 @@ class PolicyForm(forms.Form):
     )
     border = forms.IntegerField(min_value=0, max_value=32, label=gettext_lazy("Border-trimmed distance"))
     crop = forms.IntegerField(min_value=0, max_value=32, label=gettext_lazy("Crop (region) distance"))
+    approval_rules = forms.MultipleChoiceField(
+        required=False,
+        label=gettext_lazy("Two-person rules: decisions that take effect only after a supervisor approves"),
+        widget=forms.CheckboxSelectMultiple,
+        choices=list(dedup_policy.APPROVAL_RULES.items()),
+    )
+    approval_experience = forms.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=100000,
+        label=gettext_lazy("Decisions a new cataloguer makes under approval"),
+        help_text=gettext_lazy(
+            "with the new-cataloguer rule: decisions that took effect before one decides alone"
+        ),
+    )
 
     def __init__(self, *args, initial=None, **kwargs):
         if initial is not None:
@@ -121,7 +141,12 @@ class PolicyForm(forms.Form):
             "keep_best": data["keep_best"],
             "duplicate_relations": data["duplicate_relations"],
             "thresholds": {name: data[name] for name in ("phash", "orientation", "border", "crop")},
-        }
+            "approval_rules": data["approval_rules"],
+        } | (
+            {}
+            if data["approval_experience"] is None
+            else {"approval_experience": data["approval_experience"]}
+        )
 
 
 @permission_required(IMPORT)
@@ -135,8 +160,10 @@ def collection_policy(request, pk):
         )
         return redirect(collection)
     with transaction.atomic():
+        collection = Collection.objects.select_for_update().get(pk=collection.pk)
         before = dedup_policy.for_collection(collection)
-        collection.policy = form.policy()
+        # Keys set elsewhere (calibration's review cut-off and automatic relations) are kept.
+        collection.policy = {**(collection.policy or {}), **form.policy()}
         collection.save(update_fields=["policy"])
         PolicyChange.objects.create(
             collection=collection, actor=request.user, before=before, after=collection.policy
@@ -221,6 +248,14 @@ def record_detail(request, pk):
             | Q(pair__image_b__record=record)
         )
         .select_related("actor", "master", "superseded")
+        .annotate(
+            waiting=ExpressionWrapper(
+                Q(pending=True)
+                & ~Exists(Decision.objects.filter(approves=OuterRef("pk")))
+                & ~Exists(Decision.objects.filter(corrects=OuterRef("pk"))),
+                output_field=BooleanField(),
+            )
+        )
         .order_by("-created_at", "-pk")[:50]
     )
     context = {
@@ -230,6 +265,7 @@ def record_detail(request, pk):
         "superseded": record.superseded_records.select_related("collection"),
         "related": record.related_records().select_related("collection"),
         "decisions": decisions,
+        "waiting": [d for d in decisions if d.waiting],
         "merged_fields": (record.metadata or {}).get("merged_fields", {}),
     }
     return render(request, "catalogue/record_detail.html", context)

@@ -11,9 +11,13 @@ Keys (README documents them):
 - thresholds: Hamming distances per signal (phash, orientation, border, crop) for this collection.
 - review_min_score: probable pairs scoring below it are kept as rejected instead of queued. Default 0
   (everything verification confirms is queued); supervisors' calibration suggests a value.
+- approval_rules, approval_experience: two-person rules (review.approval). Default none.
+- auto_relations: {relation: lowest score} settled automatically as duplicates beyond exact copies;
+  switched on from calibration only once the evidence allows it (review.calibration). Default none.
 """
 
 from django.conf import settings
+from django.utils.translation import gettext_lazy as _
 
 KEEP_BEST_CRITERIA = ("resolution", "file_size", "richness", "lossless", "accession")
 # The relation vocabulary of dedup.verify, but "different", which is never a duplicate.
@@ -32,12 +36,27 @@ RELATIONS = (
     "greyscale",
     "overlay",
 )
+# Two-person rules a collection may switch on (review.approval applies them).
+APPROVAL_RULES = {
+    "rights_differ": _("duplicates where the records' rights, credit line or owner differ"),
+    "duplicate": _("every duplicate decision"),
+    "related": _("every related-but-distinct decision"),
+    "distinct": _("every not-related decision"),
+    "new_cataloguer": _("every decision of a new cataloguer"),
+}
 DEFAULTS = {
     "auto_settle": True,
     "keep_best": ["resolution", "richness", "accession"],
     "duplicate_relations": list(RELATIONS[:9]),  # up to "skewed": the same picture, however stored
     # Probable pairs scoring below this are kept as rejected, not queued (set from calibration).
     "review_min_score": 0.0,
+    # Two-person rules (review.approval): which decisions wait for a supervisor's approval.
+    "approval_rules": [],
+    # With the new_cataloguer rule: decisions that must have taken effect before one decides alone.
+    "approval_experience": 50,
+    # Automatic settling beyond exact copies: {relation: lowest score}, switched on per relation from
+    # calibration evidence only (review.calibration.auto_evidence).
+    "auto_relations": {},
 }
 _LOSSLESS = {"TIFF", "PNG", "BMP"}
 _RICH_FIELDS = ("title", "creator", "date_text", "rights", "credit_line", "source")

@@ -9,8 +9,10 @@ Pure functions over plain facts, so the rules can be read and tested on their ow
 - rejected: verification says the images are different photographs. Kept with that verdict.
 - probable: everything else within the thresholds: the review queue, ordered by priority.
 
-Nothing but an exact copy is ever settled automatically: crops, colour changes, greyscale versions
-and resized copies always reach a person.
+By default nothing but an exact copy is settled automatically: crops, colour changes, greyscale
+versions and resized copies reach a person. An administrator can switch automatic settling on for one
+relation from a score upwards (policy ``auto_relations``), and only where calibration shows enough
+human confirmations and no rejection in that band (review.calibration); the same guardrails hold.
 """
 
 from dataclasses import dataclass, field
@@ -29,6 +31,10 @@ class PairFacts:
     auto_settle: tuple = (True, True)
     score: float = 1.0
     review_min_score: float = 0.0
+    relation: str = ""
+    # The lowest score from which this relation is settled automatically under both collections'
+    # policies (switched on from calibration evidence), or None.
+    auto_from: float | None = None
 
 
 @dataclass
@@ -42,18 +48,19 @@ class TierResult:
 def guardrails(facts):
     """Why an exact copy must still go to a person, if it must."""
     reasons = []
-    if _differ(facts.rights):
+    if differ(facts.rights):
         reasons.append("the records' rights/licence differ")
-    if _differ(facts.credit_lines):
+    if differ(facts.credit_lines):
         reasons.append("the records' credit lines differ")
-    if _differ(facts.owners):
+    if differ(facts.owners):
         reasons.append("the collections belong to different owners")
     if not all(facts.auto_settle):
         reasons.append("automatic settling is switched off for this collection")
     return reasons
 
 
-def _differ(pair):
+def differ(pair):
+    """Two catalogue values differ (ignoring case and surrounding space)."""
     return pair[0].strip().casefold() != pair[1].strip().casefold()
 
 
@@ -73,6 +80,17 @@ def classify(facts):
             False,
             0.0,
         )
+    if facts.auto_from is not None and facts.score >= facts.auto_from:
+        what = (
+            f"{facts.relation} at score {facts.score:.2f}, settled automatically from "
+            f"{facts.auto_from:.2f} on calibration evidence"
+        )
+        blocked = guardrails(facts)
+        if blocked:
+            return TierResult(
+                "review", f"{what}, but {'; '.join(blocked)}", False, round(facts.confidence, 4)
+            )
+        return TierResult("auto", what, True, 1.0)
     return TierResult(
         "review",
         "probable match: " + ("+".join(facts.labels) or "similar"),

@@ -88,7 +88,20 @@ def facts_for(pair, verdict):
         auto_settle=tuple(p["auto_settle"] for p in policies),
         score=pair.score,
         review_min_score=max(float(p["review_min_score"]) for p in policies),
+        relation=verdict.relation,
+        auto_from=auto_from(policies, verdict.relation),
     )
+
+
+def auto_from(policies, relation):
+    """The score from which both collections settle this relation automatically as a duplicate."""
+    scores = [p["auto_relations"].get(relation) for p in policies]
+    if not relation or any(s is None for s in scores):
+        return None
+    labels = relation.split("+")
+    if any(label not in p["duplicate_relations"] for p in policies for label in labels):
+        return None
+    return max(float(s) for s in scores)
 
 
 def _plain(params):

@@ -225,6 +225,9 @@ MASTERCOPY_THRESHOLDS = {
     "border": envint("MASTERCOPY_BORDER_DISTANCE", 10),  # copies with a scanner border trimmed
     "crop": envint("MASTERCOPY_CROP_DISTANCE", 8),  # crops: a region of one against the other
 }
+# Automatic settling beyond exact copies may be switched on for a relation from a score only after this
+# many standing human duplicate decisions, and no rejection, in that band (review.calibration).
+MASTERCOPY_AUTO_MIN_DECISIONS = envint("MASTERCOPY_AUTO_MIN_DECISIONS", 50)
 # Images per fingerprinting / search task: big enough that a million files is not a million messages.
 MASTERCOPY_BATCH_SIZE = envint("MASTERCOPY_BATCH_SIZE", 200)
 

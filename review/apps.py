@@ -8,6 +8,13 @@ def _settle(sender, pair, master_image, reason, **kwargs):
     decide_duplicate(pair, master_image.record, automatic=True, reason=reason)
 
 
+def _suspend_on_rejection(sender, instance, created, **kwargs):
+    if created:
+        from .calibration import suspend_on_rejection
+
+        suspend_on_rejection(instance)
+
+
 class ReviewConfig(AppConfig):
     name = "review"
     verbose_name = _("Review")
@@ -16,3 +23,8 @@ class ReviewConfig(AppConfig):
         from dedup.events import pair_settled
 
         pair_settled.connect(_settle, dispatch_uid="review-settle-certain-pairs")
+        from django.db.models.signals import post_save
+
+        from .models import Decision
+
+        post_save.connect(_suspend_on_rejection, sender=Decision, dispatch_uid="review-suspend-auto")

@@ -32,6 +32,9 @@ CHAINED_FIELDS = (
     "flagged",
     "created_at",
 )
+# Fields added to decisions later: covered by the hash only when they differ from their default, so the
+# hashes of decisions recorded before they existed still verify.
+OPTIONAL_CHAINED_FIELDS = {"pending": False, "approves_id": None}
 
 
 def _plain(value):
@@ -42,6 +45,10 @@ def _plain(value):
 
 def canonical(decision, prev_hash):
     payload = {name: getattr(decision, name) for name in CHAINED_FIELDS}
+    for name, default in OPTIONAL_CHAINED_FIELDS.items():
+        value = getattr(decision, name, default)
+        if value != default:
+            payload[name] = value
     payload["created_at"] = decision.created_at.astimezone(UTC).isoformat(timespec="microseconds")
     payload["prev_hash"] = prev_hash
     return json.dumps(_plain(payload), sort_keys=True, separators=(",", ":"), ensure_ascii=False)

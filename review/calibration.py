@@ -6,9 +6,11 @@ later undone or reverted is not what the institution concluded."""
 
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, F, IntegerField, Q, Value
 from django.db.models.functions import Cast, Floor, Least
+from django.utils.translation import gettext as _
 
 from catalogue.models import Collection, PolicyChange
 
@@ -42,7 +44,10 @@ class Cell:
 
 
 def standing_decisions():
-    return supervision.standing(Decision.objects.filter(automatic=False, kind__in=JUDGED, pair__isnull=False))
+    """People's judgements that took effect and still stand (a proposal waiting for approval has not)."""
+    return supervision.standing(
+        Decision.objects.filter(automatic=False, kind__in=JUDGED, pair__isnull=False, pending=False)
+    )
 
 
 def _counts(decisions, *fields):
@@ -117,3 +122,167 @@ def apply(collection, min_score, actor):
         return PolicyChange.objects.create(
             collection=collection, actor=actor, before=before, after=collection.policy
         )
+
+
+# --- automatic settling beyond exact copies -------------------------------------------------------------
+# Switched on per collection and relation from a score upwards, only while the band from that score up
+# holds at least MASTERCOPY_AUTO_MIN_DECISIONS standing human "duplicate" decisions and no rejection:
+# no standing related/not-related decision, and no duplicate decision reverted or proposal declined.
+EXACT = ("identical", "pixel-identical")  # settled automatically by the exact-copy rule already
+OVERTURNS = (Decision.Kind.REVERT, Decision.Kind.DECLINE)
+
+
+@dataclass
+class AutoRow:
+    relation: str
+    low: float
+    confirmations: int
+    rejections: int
+    enabled_from: float | None
+
+    @property
+    def eligible(self):
+        return self.rejections == 0 and self.confirmations >= settings.MASTERCOPY_AUTO_MIN_DECISIONS
+
+
+def _in_collection(decisions, collection):
+    return decisions.filter(Q(pair__image_a__collection=collection) | Q(pair__image_b__collection=collection))
+
+
+def _band(decisions, relation_field):
+    rows = (
+        decisions.annotate(
+            band=Least(Cast(Floor(F("pair__score") * BANDS), IntegerField()), Value(BANDS - 1))
+        )
+        .values_list(relation_field, "band")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    return {(relation, int(max(band or 0, 0))): n for relation, band, n in rows}
+
+
+def counts_as_duplicate(relation, current):
+    """A verified relation ("resized+recompressed") whose every label the collection counts as the same
+    record, and that is not an exact copy (those are settled by the exact-copy rule already)."""
+    labels = [label for label in relation.split("+") if label]
+    return (
+        bool(labels)
+        and all(label in current["duplicate_relations"] for label in labels)
+        and not all(label in EXACT for label in labels)
+    )
+
+
+def auto_table(collection):
+    """Per relation seen in the collection's decisions that it counts as a duplicate: for each score
+    band's lower bound, the confirmations and rejections from that score up."""
+    from dedup import policy
+
+    current = policy.for_collection(collection)
+    ours = Decision.objects.filter(pair__isnull=False)
+    ours = _in_collection(ours, collection)
+    human = supervision.standing(ours.filter(automatic=False, pending=False))
+    confirmed = _band(human.filter(kind=Decision.Kind.DUPLICATE), "pair__relation")
+    rejected = _band(human.filter(kind__in=(Decision.Kind.RELATED, Decision.Kind.DISTINCT)), "pair__relation")
+    overturned = _band(
+        ours.filter(kind__in=OVERTURNS, corrects__kind=Decision.Kind.DUPLICATE), "pair__relation"
+    )
+    seen = {relation for relation, _band in (*confirmed, *rejected, *overturned)}
+    table = {}
+    for relation in sorted(seen | set(current["auto_relations"])):
+        if not counts_as_duplicate(relation, current):
+            continue
+        rows, confirmations, rejections = [], 0, 0
+        for band in reversed(range(BANDS)):
+            confirmations += confirmed.get((relation, band), 0)
+            rejections += rejected.get((relation, band), 0) + overturned.get((relation, band), 0)
+            rows.append(
+                AutoRow(
+                    relation,
+                    band / BANDS,
+                    confirmations,
+                    rejections,
+                    current["auto_relations"].get(relation),
+                )
+            )
+        table[relation] = rows
+    return table
+
+
+def lowest_eligible(rows):
+    """The lowest score the evidence allows (the walk stops at the first band with a rejection)."""
+    chosen = None
+    for row in rows:  # highest score first
+        if row.rejections:
+            break
+        if row.eligible:
+            chosen = row
+    return chosen
+
+
+def _change_policy(collection, actor, reason, change):
+    with transaction.atomic():
+        collection = Collection.objects.select_for_update().get(pk=collection.pk)
+        before = dict(collection.policy or {})
+        autos = dict(before.get("auto_relations") or {})
+        change(autos)
+        collection.policy = {**before, "auto_relations": autos}
+        collection.save(update_fields=["policy"])
+        return PolicyChange.objects.create(
+            collection=collection, actor=actor, before=before, after=collection.policy, reason=reason[:500]
+        )
+
+
+class CalibrationError(Exception):
+    """A refused calibration change, said to the user."""
+
+
+def enable_auto(collection, relation, low, actor):
+    """Switch automatic settling on for relation from score low, if the evidence allows it now."""
+    rows = auto_table(collection).get(relation)
+    row = next((r for r in rows or () if f"{r.low:.1f}" == f"{low:.1f}"), None)
+    if row is None or not row.eligible or any(r.rejections for r in rows if r.low >= row.low):
+        raise CalibrationError(
+            _("The evidence does not allow automatic settling of %(relation)s from %(score)s.")
+            % {"relation": relation, "score": f"{low:.1f}"}
+        )
+    reason = _(
+        "automatic settling of %(relation)s from score %(score)s: %(n)d confirmations, no rejection"
+    ) % {"relation": relation, "score": f"{row.low:.1f}", "n": row.confirmations}
+    return _change_policy(collection, actor, reason, lambda autos: autos.__setitem__(relation, row.low))
+
+
+def disable_auto(collection, relation, actor, reason=""):
+    reason = reason or _("automatic settling of %(relation)s switched off") % {"relation": relation}
+    return _change_policy(collection, actor, reason, lambda autos: autos.pop(relation, None))
+
+
+def suspend_on_rejection(decision):
+    """A rejection in a band settled automatically switches that relation's automatic settling off in
+    the pair's collections, recorded as the system's policy change. Called for every new decision."""
+    from dedup import policy
+
+    rejecting = decision.kind in (Decision.Kind.RELATED, Decision.Kind.DISTINCT) and not decision.pending
+    overturning = (
+        decision.kind in OVERTURNS
+        and decision.corrects_id is not None
+        and decision.corrects.kind == Decision.Kind.DUPLICATE
+    )
+    if not (rejecting or overturning) or decision.pair_id is None:
+        return []
+    pair = decision.pair
+    changes = []
+    for collection in {pair.image_a.collection, pair.image_b.collection}:
+        low = policy.for_collection(collection)["auto_relations"].get(pair.relation)
+        if low is None or pair.score < float(low):
+            continue
+        reason = _(
+            "automatic settling of %(relation)s suspended: decision %(pk)s (%(kind)s) rejects a pair "
+            "scoring %(score)s"
+        ) % {
+            "relation": pair.relation,
+            "pk": decision.pk,
+            "kind": decision.get_kind_display(),
+            "score": f"{pair.score:.2f}",
+        }
+        changes.append(disable_auto(collection, pair.relation, None, reason))
+    return changes

@@ -36,6 +36,8 @@ class Decision(models.Model):
         ESCALATE = "escalate", _("escalated to a supervisor")
         UNDO = "undo", _("undone")
         REVERT = "revert", _("reverted")
+        # A supervisor sends back a proposal that waited for approval (see review.approval).
+        DECLINE = "decline", _("declined by a supervisor")
 
     pair = models.ForeignKey(
         CandidatePair, null=True, blank=True, on_delete=models.PROTECT, related_name="decisions"
@@ -65,6 +67,13 @@ class Decision(models.Model):
     effects = models.JSONField(default=dict, blank=True)
     # A decision that contradicts earlier ones is not applied: it waits for a supervisor (kind escalate).
     flagged = models.BooleanField(default=False)
+    # Two-person rules (review.approval): a decision recorded pending changed nothing; it takes effect
+    # when a supervisor approves it, which records the applied decision with `approves` pointing here,
+    # or is sent back by a decline (kind decline, corrects it).
+    pending = models.BooleanField(default=False, db_default=False, db_index=True)
+    approves = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="approvals"
+    )
     # Set before the insert (not auto_now_add) because the hash covers it.
     created_at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
     # The tamper-evident chain (review.audit): position in the log, the previous decision's hash, and
@@ -118,6 +127,8 @@ class ReviewItem(models.Model):
     class Status(models.TextChoices):
         OPEN = "open", _("waiting for review")
         ESCALATED = "escalated", _("waiting for a supervisor")
+        # A decision was proposed and waits for a supervisor's approval (two-person rules).
+        PENDING = "pending", _("waiting for approval")
         DECIDED = "decided", _("decided")
 
     pair = models.OneToOneField(CandidatePair, on_delete=models.CASCADE, related_name="review_item")

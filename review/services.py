@@ -103,7 +103,9 @@ def _merge_fields(master, superseded, fields):
 
 
 @transaction.atomic(savepoint=False)
-def decide_duplicate(pair, master_record, *, actor=None, automatic=False, reason="", comment="", merge=()):
+def decide_duplicate(
+    pair, master_record, *, actor=None, automatic=False, reason="", comment="", merge=(), approves=None
+):
     """Supersede the other record of the pair by master_record, recording the decision; merge names
     fields whose values the superseded record gives to the master."""
     lock_chain()
@@ -137,6 +139,7 @@ def decide_duplicate(pair, master_record, *, actor=None, automatic=False, reason
         before=before,
         after=after,
         effects={"merged_fields": merged, "master": target.pk} if merged else {},
+        approves=approves,
     )
     if merged:
         # The decision's id exists only now; the record says which decision brought each value.
@@ -149,7 +152,7 @@ def decide_duplicate(pair, master_record, *, actor=None, automatic=False, reason
 
 
 @transaction.atomic(savepoint=False)
-def decide(pair, kind, *, actor, comment="", reason=""):
+def decide(pair, kind, *, actor, comment="", reason="", approves=None):
     """related, distinct, skip or escalate: record it; related links the two records both ways."""
     lock_chain()
     a, b = pair.image_a.record, pair.image_b.record
@@ -169,6 +172,7 @@ def decide(pair, kind, *, actor, comment="", reason=""):
         before=_states(a, b),
         after=_states(a, b),
         effects=effects,
+        approves=approves,
     )
     if kind in SETTLING:
         _settle_item(pair, decision)
@@ -181,7 +185,7 @@ def decide(pair, kind, *, actor, comment="", reason=""):
 def _distinct_decided(a, b):
     """A standing 'not related' decision between the two records (not undone)."""
     return (
-        Decision.objects.filter(kind=Decision.Kind.DISTINCT, corrections__isnull=True)
+        Decision.objects.filter(kind=Decision.Kind.DISTINCT, corrections__isnull=True, pending=False)
         .filter(
             Q(pair__image_a__record=a, pair__image_b__record=b)
             | Q(pair__image_a__record=b, pair__image_b__record=a)
@@ -239,7 +243,7 @@ def sync_queue():
         return 0
     settled = dict(
         Decision.objects.filter(
-            pair__in=[row[0] for row in missing], kind__in=SETTLING, corrections__isnull=True
+            pair__in=[row[0] for row in missing], kind__in=SETTLING, corrections__isnull=True, pending=False
         ).values_list("pair_id", "pk")
     )
     ReviewItem.objects.bulk_create(
@@ -349,9 +353,13 @@ def review(item_pk, user, kind, *, master_side=None, comment="", merge=(), super
     lock_chain()
     now = timezone.now()
     item = ReviewItem.objects.select_for_update().get(pk=item_pk)
-    pair = CandidatePair.objects.select_related("image_a__record", "image_b__record").get(pk=item.pair_id)
+    pair = CandidatePair.objects.select_related(
+        "image_a__record", "image_b__record", "image_a__collection", "image_b__collection"
+    ).get(pk=item.pair_id)
     if item.status == ReviewItem.Status.DECIDED:
         raise ReviewError(_("This pair has already been decided."))
+    if item.status == ReviewItem.Status.PENDING:
+        raise ReviewError(_("A decision on this pair waits for a supervisor's approval."))
     if item.status == ReviewItem.Status.ESCALATED and not supervisor:
         raise ReviewError(_("This pair waits for a supervisor."))
     if item.lease_held_by_other(user, now):
@@ -367,6 +375,9 @@ def review(item_pk, user, kind, *, master_side=None, comment="", merge=(), super
         conflict = "" if previous_status == ReviewItem.Status.ESCALATED else contradiction(pair, kind)
         if conflict:
             return _flag(item, pair, user, kind, master_side, comment, conflict)
+        why = approval.reasons(pair, kind, user)
+        if why:
+            return approval.propose(item, pair, user, kind, master_side, comment, merge, why)
         if kind == Decision.Kind.DUPLICATE:
             image = pair.image_b if master_side == "right" else pair.image_a
             decision = decide_duplicate(pair, image.record, actor=user, comment=comment, merge=merge)
@@ -427,6 +438,8 @@ def undo_last(user):
     last = last_decision(user)
     if last is None or last.corrections.exists():
         raise ReviewError(_("You have no decision to undo."))
+    if last.pending and last.approvals.exists():
+        raise ReviewError(_("A supervisor has approved this decision; ask a supervisor to revert it."))
     CatalogueRecord.objects.select_for_update().filter(pk__in=[s["record"] for s in last.before])
     now_states = [_current(s) for s in last.after]
     if [_comparable(s) for s in now_states] != [_comparable(s) for s in last.after]:
@@ -490,3 +503,6 @@ def _reopen(last, user):
     if last.kind == Decision.Kind.SKIP:
         changes.update(skipped_by=None, skipped_at=None)
     ReviewItem.objects.filter(pair_id=last.pair_id).update(**changes, updated_at=now)
+
+
+from . import approval  # noqa: E402 - approval builds on this module's helpers

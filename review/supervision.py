@@ -93,6 +93,10 @@ def _flag_dependent(dependent, reverted, supervisor):
 def _revert_one(decision, supervisor, reason, batch=()):
     if decision.kind not in REVERTIBLE:
         raise SupervisionError(_("Only duplicate, related and not-related decisions can be reverted."))
+    if decision.pending:
+        raise SupervisionError(
+            _("This decision waited for approval and changed nothing: decline it, or revert its approval.")
+        )
     if decision.corrections.exists():
         raise SupervisionError(_("This decision has already been undone or reverted."))
     ids = sorted({state["record"] for state in decision.before})
@@ -130,9 +134,12 @@ def revert(decision, supervisor, reason=""):
 
 
 def period_decisions(cataloguer, start, end):
+    """The cataloguer's standing decisions that took effect in [start, end): their own, and those of
+    their proposals a supervisor approved (the applied decision, by whenever it was proposed)."""
     return standing(
-        Decision.objects.filter(
-            actor=cataloguer, kind__in=REVERTIBLE, created_at__gte=start, created_at__lt=end
+        Decision.objects.filter(kind__in=REVERTIBLE, pending=False).filter(
+            Q(actor=cataloguer, approves__isnull=True, created_at__gte=start, created_at__lt=end)
+            | Q(approves__actor=cataloguer, approves__created_at__gte=start, approves__created_at__lt=end)
         )
     )
 
@@ -160,10 +167,11 @@ def revert_period(cataloguer, start, end, supervisor, reason=""):
 
 def cataloguer_figures(decisions):
     """Per person: decisions, their mix, escalations, decisions per active hour, overturn rate (share of
-    their decisions later undone or reverted)."""
+    their decisions later undone, reverted or declined). A proposal that waited for approval counts as
+    its proposer's decision; the supervisor's approval that applied it is not counted again."""
     rows = (
-        decisions.filter(automatic=False, actor__isnull=False)
-        .exclude(kind__in=[Decision.Kind.UNDO, Decision.Kind.REVERT])
+        decisions.filter(automatic=False, actor__isnull=False, approves__isnull=True)
+        .exclude(kind__in=[Decision.Kind.UNDO, Decision.Kind.REVERT, Decision.Kind.DECLINE])
         .values_list("pk", "actor_id", "actor__username", "kind", "created_at", "corrections__pk")
     )
     people = defaultdict(lambda: {"kinds": Counter(), "hours": set(), "overturned": set(), "seen": set()})
@@ -196,10 +204,12 @@ def cataloguer_figures(decisions):
 
 def chart_data(decisions):
     """Decisions per day by kind, and the score distribution (tenths) by kind, for the charts page."""
-    kinds = [k for k, _label in Decision.Kind.choices if k not in (Decision.Kind.UNDO, Decision.Kind.REVERT)]
+    corrections = (Decision.Kind.UNDO, Decision.Kind.REVERT, Decision.Kind.DECLINE)
+    kinds = [k for k, _label in Decision.Kind.choices if k not in corrections]
     per_day = defaultdict(Counter)
     scores = {kind: [0] * 10 for kind in kinds}
-    for kind, created, score in decisions.filter(kind__in=kinds).values_list(
+    # An approval applies a proposal already counted: each decision is counted once, when proposed.
+    for kind, created, score in decisions.filter(kind__in=kinds, approves__isnull=True).values_list(
         "kind", "created_at", "pair__score"
     ):
         per_day[timezone.localdate(created).isoformat()][kind] += 1

@@ -1,6 +1,6 @@
 from django.urls import path, register_converter
 
-from . import views
+from . import views, views_approval
 from . import views_supervisor as supervisor
 
 
@@ -53,6 +53,11 @@ calibration_urls = [
         supervisor.calibration_apply,
         name="review-supervisor-calibration-apply",
     ),
+    path(
+        "supervisor/calibration/<int:pk>/auto/",
+        supervisor.calibration_auto,
+        name="review-supervisor-calibration-auto",
+    ),
 ]
 urlpatterns += calibration_urls
 
@@ -64,3 +69,10 @@ rereview_urls = [
     path("rereview/items/<int:pk>/", supervisor.rereview_item, name="review-rereview-item"),
 ]
 urlpatterns += rereview_urls
+
+approval_urls = [
+    path("supervisor/approvals/", views_approval.approvals, name="review-approvals"),
+    path("supervisor/approvals/<int:pk>/approve/", views_approval.approve, name="review-approve"),
+    path("supervisor/approvals/<int:pk>/decline/", views_approval.decline, name="review-decline"),
+]
+urlpatterns += approval_urls

@@ -87,6 +87,8 @@ def _get_item_for_user(request, pk):
             "pair__image_b__fingerprint",
             "pair__group",
             "leased_by",
+            "decision__actor",
+            "decision__master",
         ),
         pk=pk,
     )
@@ -121,6 +123,7 @@ def queue(request):
         ),
         "by_band": [(key, BAND_LABELS[key], by_band[key]) for key in services.SCORE_BANDS],
         "escalated_count": ReviewItem.objects.filter(status=ReviewItem.Status.ESCALATED).count(),
+        "pending_count": ReviewItem.objects.filter(status=ReviewItem.Status.PENDING).count(),
         "held": ReviewItem.objects.filter(
             leased_by=request.user, lease_expires_at__gt=timezone.now()
         ).first(),
@@ -383,6 +386,8 @@ def _item_context(request, item, filters):
         "strip": _group_strip(item, pair),
         "decisions": list(pair.decisions.select_related("actor").order_by("created_at", "pk")),
         "can_decide": can_decide,
+        "proposal": item.decision if item.status == ReviewItem.Status.PENDING else None,
+        "can_approve": supervisor,
         "held_by_other": item.lease_held_by_other(request.user, now),
         "can_claim": not holds
         and not item.lease_held_by_other(request.user, now)

@@ -6,6 +6,7 @@ import json
 from datetime import datetime, time, timedelta
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
@@ -321,8 +322,45 @@ def calibration_page(request):
         "relations": calibration.by_relation(),
         "suggestions": calibration.suggestions(target, min_decisions),
         "may_apply": request.user.has_perm(CHANGE_POLICY),
+        "auto": [
+            (
+                collection,
+                [(relation, rows, calibration.lowest_eligible(rows)) for relation, rows in table.items()],
+            )
+            for collection in Collection.objects.order_by("name")
+            for table in [calibration.auto_table(collection)]
+        ],
+        "auto_min_decisions": settings.MASTERCOPY_AUTO_MIN_DECISIONS,
     }
     return render(request, "review/supervisor/calibration.html", context)
+
+
+@require_POST
+@permission_required(CHANGE_POLICY)
+def calibration_auto(request, pk):
+    """Switch automatic settling of one relation on (from a score the evidence allows, checked again
+    here) or off, as an administrator's recorded policy change."""
+    collection = get_object_or_404(Collection, pk=pk)
+    relation = request.POST.get("relation", "")
+    try:
+        if request.POST.get("action") == "disable":
+            calibration.disable_auto(collection, relation, request.user)
+            messages.success(
+                request, _("Automatic settling of %(relation)s is off.") % {"relation": relation}
+            )
+        else:
+            low = float(request.POST.get("low", ""))
+            calibration.enable_auto(collection, relation, low, request.user)
+            messages.success(
+                request,
+                _("%(collection)s now settles %(relation)s from score %(score)s automatically.")
+                % {"collection": collection, "relation": relation, "score": f"{low:.1f}"},
+            )
+    except (ValueError, calibration.CalibrationError) as exc:
+        messages.error(
+            request, str(exc) if isinstance(exc, calibration.CalibrationError) else _("Choose a score.")
+        )
+    return redirect("review-supervisor-calibration")
 
 
 @require_POST

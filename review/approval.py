@@ -1,0 +1,221 @@
+"""Two-person rules: decisions of chosen kinds take effect only after a supervisor approves them.
+
+A collection's policy names the rules (dedup.policy, key ``approval_rules``):
+
+- ``rights_differ``: a *duplicate* where the two records' rights/licence, credit line or collection
+  owner differ (superseding one would change which licence a client's catalogue number leads to);
+- ``duplicate`` / ``related`` / ``distinct``: every decision of that kind;
+- ``new_cataloguer``: every decision of someone with fewer than ``approval_experience`` decisions that
+  took effect (their own, or their proposals a supervisor approved); supervisors are not new.
+
+For a pair across two collections the rules of both apply. A decision a rule catches is recorded as a
+*pending* Decision: it is in the log, with its proposer, the proposed master and merge and the rules
+that held it, but it changes nothing in the catalogue, and the pair's queue item waits (status pending).
+A supervisor other than the proposer then approves it, which applies it exactly as the screen would
+have and records the applied decision with ``approves`` pointing at the proposal, or declines it (a
+decision of kind decline that corrects the proposal), which sends the pair back to the queue.
+"""
+
+from django.db import transaction
+from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from catalogue.models import CatalogueRecord
+from catalogue.roles import SUPERVISE
+from dedup import policy
+from dedup.tiers import differ
+
+from . import services
+from .models import Decision, ReviewItem, lock_chain
+
+RULES = policy.APPROVAL_RULES
+
+
+class ApprovalError(services.ReviewError):
+    """A refused approval or decline, said to the user."""
+
+
+def experience(user):
+    """How many of user's decisions took effect: applied directly, or proposed and then approved."""
+    own = Decision.objects.filter(actor=user, automatic=False, kind__in=services.SETTLING)
+    return own.filter(pending=False, approves__isnull=True).count() + (
+        own.filter(pending=True).filter(Exists(Decision.objects.filter(approves=OuterRef("pk")))).count()
+    )
+
+
+def _rights_differ(a, b):
+    return (
+        differ((a.rights, b.rights))
+        or differ((a.credit_line, b.credit_line))
+        or differ((a.collection.institution, b.collection.institution))
+    )
+
+
+def reasons(pair, kind, user):
+    """Why this decision needs a supervisor's approval under the pair's collections' rules ([] if not)."""
+    if kind not in services.SETTLING:
+        return []
+    policies = [policy.for_collection(c) for c in {pair.image_a.collection, pair.image_b.collection}]
+    rules = {rule for p in policies for rule in p["approval_rules"]}
+    if not rules:
+        return []
+    found = []
+    a, b = pair.image_a.record, pair.image_b.record
+    if "rights_differ" in rules and kind == Decision.Kind.DUPLICATE and _rights_differ(a, b):
+        found.append(_("the records' rights, credit line or owner differ"))
+    if kind in rules:
+        found.append(_("every %(kind)s decision needs approval") % {"kind": Decision.Kind(kind).label})
+    if "new_cataloguer" in rules and not user.has_perm(SUPERVISE):
+        needed = max(int(p["approval_experience"]) for p in policies)
+        done = experience(user)
+        if done < needed:
+            found.append(
+                _("%(user)s has %(done)d of the %(needed)d decisions a cataloguer needs to decide alone")
+                % {"user": user.get_username(), "done": done, "needed": needed}
+            )
+    return found
+
+
+def propose(item, pair, user, kind, master_side, comment, merge, why):
+    """Record the decision as pending and park the item; inside review()'s transaction."""
+    master = superseded = None
+    if kind == Decision.Kind.DUPLICATE:
+        master_image, other = (
+            (pair.image_b, pair.image_a) if master_side == "right" else (pair.image_a, pair.image_b)
+        )
+        master, superseded = master_image.record, other.record
+    a, b = pair.image_a.record, pair.image_b.record
+    decision = Decision.objects.create(
+        pair=pair,
+        kind=kind,
+        master=master,
+        superseded=superseded if superseded and superseded.pk != getattr(master, "pk", None) else None,
+        actor=user,
+        pending=True,
+        comment=comment,
+        reason=(_("waits for a supervisor's approval: %(why)s") % {"why": "; ".join(why)})[:500],
+        evidence={
+            **services._evidence(pair),
+            "master_side": master_side,
+            "merge": list(merge),
+            "approval_reasons": why,
+        },
+        before=services._states(a, b),
+        after=services._states(a, b),
+    )
+    item.status = ReviewItem.Status.PENDING
+    item.decision = decision
+    item.leased_by, item.lease_expires_at = None, None
+    item.save()
+    return decision
+
+
+def waiting():
+    """Proposals waiting for approval: pending, neither approved nor declined (nor withdrawn)."""
+    return Decision.objects.filter(pending=True, corrections__isnull=True, approvals__isnull=True)
+
+
+def is_waiting(decision):
+    return decision.pending and not decision.corrections.exists() and not decision.approvals.exists()
+
+
+def _locked_proposal(pk, supervisor):
+    lock_chain()
+    proposal = (
+        Decision.objects.select_related("pair__image_a__record", "pair__image_b__record", "actor")
+        .filter(pk=pk)
+        .first()
+    )
+    if proposal is None or not proposal.pending:
+        raise ApprovalError(_("There is no such decision waiting for approval."))
+    if not is_waiting(proposal):
+        raise ApprovalError(_("This decision has already been approved, declined or withdrawn."))
+    if proposal.actor_id == supervisor.pk:
+        raise ApprovalError(_("A second person must approve: you proposed this decision yourself."))
+    item = ReviewItem.objects.select_for_update().filter(pair_id=proposal.pair_id).first()
+    return proposal, item
+
+
+@transaction.atomic
+def approve(pk, supervisor, comment=""):
+    """Apply a waiting proposal as its proposer chose it; returns the applied Decision. Refused if the
+    catalogue has since changed so that it would contradict earlier decisions."""
+    proposal, item = _locked_proposal(pk, supervisor)
+    pair = proposal.pair
+    conflict = services.contradiction(pair, proposal.kind)
+    if conflict:
+        raise ApprovalError(
+            _("Cannot approve: %(why)s. Decline it, or decide the pair anew.") % {"why": conflict}
+        )
+    reason = _("approves %(kind)s proposed by %(user)s") % {
+        "kind": proposal.get_kind_display(),
+        "user": proposal.actor.get_username() if proposal.actor else "—",
+    }
+    if proposal.kind == Decision.Kind.DUPLICATE:
+        master = CatalogueRecord.objects.get(pk=proposal.master_id)
+        decision = services.decide_duplicate(
+            pair,
+            master,
+            actor=supervisor,
+            reason=reason,
+            comment=comment,
+            merge=proposal.evidence.get("merge", ()),
+            approves=proposal,
+        )
+    else:
+        decision = services.decide(
+            pair, proposal.kind, actor=supervisor, reason=reason, comment=comment, approves=proposal
+        )
+    return decision
+
+
+@transaction.atomic
+def decline(pk, supervisor, comment=""):
+    """Send a waiting proposal back: recorded as a decline that corrects it; the pair returns to the
+    queue for anyone to decide again."""
+    proposal, item = _locked_proposal(pk, supervisor)
+    a, b = proposal.pair.image_a.record, proposal.pair.image_b.record
+    decision = Decision.objects.create(
+        pair=proposal.pair,
+        kind=Decision.Kind.DECLINE,
+        actor=supervisor,
+        corrects=proposal,
+        comment=comment,
+        reason=(
+            _("declines %(kind)s proposed by %(user)s")
+            % {
+                "kind": proposal.get_kind_display(),
+                "user": proposal.actor.get_username() if proposal.actor else "—",
+            }
+        )[:500],
+        evidence={"proposal": proposal.pk},
+        before=services._states(a, b),
+        after=services._states(a, b),
+    )
+    if item is not None:
+        ReviewItem.objects.filter(pk=item.pk).update(
+            status=ReviewItem.Status.OPEN,
+            decision=None,
+            leased_by=None,
+            lease_expires_at=None,
+            updated_at=timezone.now(),
+        )
+    return decision
+
+
+def waiting_list(collection=None):
+    """The waiting proposals, oldest first, with what the approvals page shows."""
+    proposals = waiting().select_related(
+        "actor",
+        "master",
+        "superseded",
+        "pair__image_a__record",
+        "pair__image_b__record",
+        "pair__review_item",
+    )
+    if collection is not None:
+        proposals = proposals.filter(
+            Q(pair__image_a__collection=collection) | Q(pair__image_b__collection=collection)
+        )
+    return proposals.order_by("created_at", "pk")

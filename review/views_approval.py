@@ -1,0 +1,60 @@
+"""Two-person rules on the screen: the supervisors' approvals page, approve and decline."""
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from catalogue.models import Collection
+from catalogue.roles import SUPERVISE, permission_required
+
+from . import approval
+
+PAGE_SIZE = 50
+
+
+@permission_required(SUPERVISE)
+def approvals(request):
+    collection = None
+    if request.GET.get("collection", "").isdigit():
+        collection = get_object_or_404(Collection, pk=request.GET["collection"])
+    proposals = approval.waiting_list(collection)
+    page = Paginator(proposals, PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {
+        "page": page,
+        "collection": collection,
+        "collections": Collection.objects.order_by("name").only("pk", "name"),
+        "rules": approval.RULES,
+    }
+    return render(request, "review/supervisor/approvals.html", context)
+
+
+def _back(request):
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
+        return redirect(target)
+    return redirect("review-approvals")
+
+
+def _act(request, pk, action, done):
+    try:
+        decision = action(pk, request.user, comment=request.POST.get("comment", "").strip())
+    except approval.ApprovalError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, done % {"pk": pk, "kind": decision.get_kind_display()})
+    return _back(request)
+
+
+@require_POST
+@permission_required(SUPERVISE)
+def approve(request, pk):
+    return _act(request, pk, approval.approve, _("Decision %(pk)s approved: %(kind)s applied."))
+
+
+@require_POST
+@permission_required(SUPERVISE)
+def decline(request, pk):
+    return _act(request, pk, approval.decline, _("Decision %(pk)s declined: the pair is back in the queue."))
