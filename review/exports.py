@@ -30,6 +30,7 @@ EVENT_TYPES = {
     Decision.Kind.ESCALATE: "review escalation",
     Decision.Kind.UNDO: "reversion",
     Decision.Kind.REVERT: "reversion",
+    Decision.Kind.DECLINE: "approval refusal",
 }
 
 
@@ -47,7 +48,9 @@ def mapping_rows(collection=None):
         "master", "collection"
     )
     links = RecordLink.objects.select_related("record_a__collection", "record_b")
-    decisions = standing(Decision.objects.filter(kind__in=[Decision.Kind.DUPLICATE, Decision.Kind.RELATED]))
+    decisions = standing(
+        Decision.objects.filter(kind__in=[Decision.Kind.DUPLICATE, Decision.Kind.RELATED], pending=False)
+    )
     if collection is not None:
         records = records.filter(collection=collection)
         links = links.filter(record_a__collection=collection)
@@ -79,7 +82,7 @@ def _mapping_row(record, relation, target, decision):
 
 def exact_duplicate_rows(collection=None):
     """Standing duplicate decisions on byte- or pixel-identical pairs: the same item scanned twice."""
-    decisions = standing(Decision.objects.filter(kind=Decision.Kind.DUPLICATE)).select_related(
+    decisions = standing(Decision.objects.filter(kind=Decision.Kind.DUPLICATE, pending=False)).select_related(
         "actor",
         "master",
         "superseded",
@@ -135,6 +138,8 @@ def _premis_event(decision, numbers):
                     f"sha256={decision.hash}",
                     f"prev={decision.prev_hash}",
                     f"corrects=mastercopy-decision-{decision.corrects_id}" if decision.corrects_id else "",
+                    "pending=approval" if decision.pending else "",
+                    f"approves=mastercopy-decision-{decision.approves_id}" if decision.approves_id else "",
                     f"reason={decision.reason}" if decision.reason else "",
                     f"comment={decision.comment}" if decision.comment else "",
                 )
@@ -143,7 +148,10 @@ def _premis_event(decision, numbers):
         ),
         "</premis:eventDetailInformation>",
         "<premis:eventOutcomeInformation>",
-        _el("eventOutcome", "flagged" if decision.flagged else decision.kind),
+        _el(
+            "eventOutcome",
+            "flagged" if decision.flagged else "pending approval" if decision.pending else decision.kind,
+        ),
     ]
     if decision.master_id and decision.superseded_id:
         note = (

@@ -324,3 +324,39 @@ def test_the_policy_form_sets_rules_and_keeps_calibrated_settings(client_for, co
         reverse("catalogue-collection-policy", args=[collection.pk]), {**form, "approval_rules": []}
     )
     assert supervisor_form.status_code == 403
+
+
+def test_exports_show_proposals_as_such_and_map_only_what_took_effect(client_for, collection, personas):
+    import xml.etree.ElementTree as ET
+
+    rules(collection, "duplicate")
+    build_corpus(collection, pairs=2)
+    cataloguer = login(personas["cataloguer"])
+    for _n in range(2):
+        item = item_of(start(cataloguer))
+        decide(cataloguer, item, "keep-left")
+    waiting, declined = approval.waiting().order_by("pk")
+    approval.decline(declined.pk, personas["supervisor"])
+    supervisor = client_for("supervisor")
+
+    def mapping():
+        return supervisor.get(reverse("review-supervisor-export-mapping") + "?format=json").json()
+
+    assert mapping() == []  # a proposal changed nothing, so nothing maps yet
+    applied = approval.approve(waiting.pk, personas["supervisor"])
+    assert [(row["relation"], row["target_number"]) for row in mapping()] == [
+        ("superseded", applied.master.catalogue_number)
+    ]
+    export = b"".join(supervisor.get(reverse("review-supervisor-export-premis")).streaming_content)
+    premis = ET.fromstring(export)  # noqa: S314 (our own export, in a test)
+    ns = {"premis": "http://www.loc.gov/premis/v3"}
+    events = premis.findall("premis:event", ns)
+    outcomes = [
+        e.findtext("premis:eventOutcomeInformation/premis:eventOutcome", namespaces=ns) for e in events
+    ]
+    types = [e.findtext("premis:eventType", namespaces=ns) for e in events]
+    details = " ".join(
+        e.findtext("premis:eventDetailInformation/premis:eventDetail", namespaces=ns) for e in events
+    )
+    assert outcomes.count("pending approval") == 2 and types.count("approval refusal") == 1
+    assert f"approves=mastercopy-decision-{waiting.pk}" in details
