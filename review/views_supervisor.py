@@ -1,5 +1,7 @@
 """Supervisor pages: the decision log with filters, reverts, per-cataloguer figures, charts, the chain
-check and exports. Every view needs catalogue.supervise."""
+check, exports, calibration (administrators apply its suggestions) and sample re-review. Approvals
+under the two-person rules are in views_approval. Every view needs catalogue.supervise, but the
+calibration page (administrators too) and re-review items (any reviewer but the first decider)."""
 
 import csv
 import json
@@ -25,7 +27,7 @@ from django.views.decorators.http import require_POST
 from catalogue.models import Collection
 from catalogue.roles import REVIEW, SUPERVISE, permission_required
 
-from . import calibration, exports, rereview, services, supervision
+from . import approval, calibration, exports, rereview, services, supervision
 from .models import Decision
 
 PAGE_SIZE = 50
@@ -49,6 +51,7 @@ class DecisionFilter(forms.Form):
     relation = forms.CharField(label=gettext_lazy("Relation"), required=False)
     band = forms.ChoiceField(label=gettext_lazy("Score"), required=False)
     flagged = forms.BooleanField(label=gettext_lazy("Flagged only"), required=False)
+    waiting = forms.BooleanField(label=gettext_lazy("Waiting for approval only"), required=False)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -83,6 +86,8 @@ class DecisionFilter(forms.Form):
             decisions = decisions.filter(pair__score__lt=high)
         if data["flagged"]:
             decisions = decisions.filter(flagged=True)
+        if data["waiting"]:
+            decisions = decisions.filter(pk__in=approval.waiting().values("pk"))
         return decisions
 
 
@@ -131,7 +136,10 @@ def decisions(request):
             "pair__image_b__record",
             "pair__image_a__collection",
         )
-        .annotate(overturned=Exists(Decision.objects.filter(corrects=OuterRef("pk"))))
+        .annotate(
+            overturned=Exists(Decision.objects.filter(corrects=OuterRef("pk"))),
+            approved=Exists(Decision.objects.filter(approves=OuterRef("pk"))),
+        )
         .order_by("-sequence", "-pk")
     )
     page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))

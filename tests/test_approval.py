@@ -360,3 +360,22 @@ def test_exports_show_proposals_as_such_and_map_only_what_took_effect(client_for
     )
     assert outcomes.count("pending approval") == 2 and types.count("approval refusal") == 1
     assert f"approves=mastercopy-decision-{waiting.pk}" in details
+
+
+def test_the_decision_log_shows_and_filters_proposals_waiting(client_for, collection, personas):
+    rules(collection, "distinct")
+    build_corpus(collection, pairs=2)
+    cataloguer = login(personas["cataloguer"])
+    for _n in range(2):
+        item = item_of(start(cataloguer))
+        decide(cataloguer, item, "distinct")
+    first, second = approval.waiting().order_by("pk")
+    applied = approval.approve(first.pk, personas["supervisor"])
+    supervisor = client_for("supervisor")
+
+    page = supervisor.get(reverse("review-supervisor-decisions"), {"waiting": "on"}).content.decode()
+
+    assert f'data-decision="{second.pk}"' in page
+    assert f'data-decision="{first.pk}"' not in page and f'data-decision="{applied.pk}"' not in page
+    everything = supervisor.get(reverse("review-supervisor-decisions")).content.decode()
+    assert "waiting for approval" in everything and f"approves #{first.pk}" in everything
