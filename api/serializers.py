@@ -307,6 +307,8 @@ class DecisionSerializer(serializers.ModelSerializer):
             "actor",
             "automatic",
             "flagged",
+            "pending",
+            "approves",
             "reason",
             "comment",
             "evidence",
@@ -364,14 +366,17 @@ class DecisionCreateSerializer(serializers.Serializer):
 
 class DecisionCreatedSerializer(DecisionSerializer):
     applied = serializers.SerializerMethodField(
-        help_text=_("false when the decision contradicts earlier ones and went to a supervisor instead")
+        help_text=_(
+            "false when the decision changed nothing yet: it contradicts earlier ones and went to a "
+            "supervisor (flagged), or a two-person rule holds it for a supervisor's approval (pending)"
+        )
     )
 
     class Meta(DecisionSerializer.Meta):
         fields = [*DecisionSerializer.Meta.fields, "applied"]
 
     def get_applied(self, decision) -> bool:
-        return not decision.flagged
+        return not (decision.flagged or decision.pending)
 
 
 # --- query parameters -------------------------------------------------------------------------------
@@ -432,6 +437,12 @@ class DecisionQuery(serializers.Serializer):
     collection = _id_field()
     kind = serializers.ChoiceField(choices=Decision.Kind.choices, required=False)
     flagged = serializers.BooleanField(required=False, allow_null=True, default=None)
+    pending = serializers.BooleanField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text=_("decisions proposed under two-person rules (approved, declined or waiting)"),
+    )
     actor = serializers.CharField(
         required=False, max_length=150, help_text=_("username (supervisors; others see their own only)")
     )
@@ -453,6 +464,10 @@ class PremisExportQuery(serializers.Serializer):
     relation = serializers.CharField(required=False, max_length=200)
     band = serializers.ChoiceField(choices=["high", "good", "fair", "weak"], required=False)
     flagged = serializers.BooleanField(required=False)
+
+
+class ApprovalSerializer(serializers.Serializer):
+    comment = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
 
 
 class TokenRequestSerializer(serializers.Serializer):

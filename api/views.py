@@ -29,7 +29,7 @@ from dedup import policy as dedup_policy
 from dedup.fingerprinting import progress as collection_progress
 from dedup.models import CandidateGroup, CandidatePair
 from mastercopy import auth as login_limits
-from review import services
+from review import approval, services
 from review import views as review_views
 from review import views_supervisor as supervisor_views
 from review.models import Decision, ReviewItem
@@ -353,8 +353,9 @@ class GroupViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, GenericView
         summary="Decide a review-tier pair, as the review screen does",
         description=(
             "The same rules as the review screen: refused (409) when the pair is decided, waits for a "
-            "supervisor, or someone else holds its lease; recorded as a flagged escalation instead of "
-            "applied (201, applied false) when it contradicts earlier decisions."
+            "supervisor or an approval, or someone else holds its lease; recorded without being applied "
+            "(201, applied false) when it contradicts earlier decisions (flagged, for a supervisor) or a "
+            "two-person rule holds it (pending, until a supervisor approves it)."
         ),
         request=s.DecisionCreateSerializer,
         responses={
@@ -385,8 +386,9 @@ class DecisionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, GenericV
             decisions = decisions.filter(pair__image_a__collection_id=query["collection"])
         if "kind" in query:
             decisions = decisions.filter(kind=query["kind"])
-        if query.get("flagged") is not None:
-            decisions = decisions.filter(flagged=query["flagged"])
+        for name in ("flagged", "pending"):
+            if query.get(name) is not None:
+                decisions = decisions.filter(**{name: query[name]})
         if "actor" in query:
             decisions = decisions.filter(actor__username=query["actor"])
         return decisions
@@ -409,6 +411,45 @@ class DecisionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, GenericV
         except services.ReviewError as exc:
             raise Conflict(str(exc)) from exc
         return Response(s.DecisionCreatedSerializer(decision).data, status=201)
+
+    @extend_schema(
+        summary="Approve a decision waiting under a two-person rule (supervisors, not its proposer)",
+        request=s.ApprovalSerializer,
+        responses={
+            201: s.DecisionSerializer,
+            409: OpenApiResponse(s.ErrorSerializer, description="refused by the approval rules"),
+            **_UNAUTHORISED,
+            **_NOT_FOUND,
+        },
+    )
+    @action(detail=True, methods=["post"], permission_classes=[CanSupervise])
+    def approve(self, request, pk=None):
+        return self._approval(approval.approve)
+
+    @extend_schema(
+        summary="Decline a decision waiting under a two-person rule: the pair goes back to the queue",
+        request=s.ApprovalSerializer,
+        responses={
+            201: s.DecisionSerializer,
+            409: OpenApiResponse(s.ErrorSerializer, description="refused by the approval rules"),
+            **_UNAUTHORISED,
+            **_NOT_FOUND,
+        },
+    )
+    @action(detail=True, methods=["post"], permission_classes=[CanSupervise])
+    def decline(self, request, pk=None):
+        return self._approval(approval.decline)
+
+    def _approval(self, act):
+        """The approvals page's own functions, with their rules (a second person, still waiting)."""
+        proposal = self.get_object()
+        body = s.ApprovalSerializer(data=self.request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            decision = act(proposal.pk, self.request.user, comment=body.validated_data["comment"])
+        except approval.ApprovalError as exc:
+            raise Conflict(str(exc)) from exc
+        return Response(s.DecisionSerializer(decision).data, status=201)
 
     def _review_item(self, pair):
         item = ReviewItem.objects.filter(pair=pair).first()

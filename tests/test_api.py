@@ -460,6 +460,65 @@ def test_a_contradicting_decision_goes_to_a_supervisor_not_applied(api, collecti
     assert decide(api("supervisor"), pair, "related").status_code == 201
 
 
+def _two_person_rule(collection, *kinds):
+    collection.policy = {**(collection.policy or {}), "approval_rules": list(kinds)}
+    collection.save()
+
+
+def test_a_decision_under_a_two_person_rule_waits_for_a_second_persons_approval(api, collection):
+    pair = build_corpus(collection, pairs=1)[0]
+    left, right = records_of(pair)
+    _two_person_rule(collection, "duplicate")
+
+    proposed = decide(api("cataloguer"), pair, "duplicate", master_side="left")
+
+    assert proposed.status_code == 201
+    body = proposed.json()
+    assert (body["kind"], body["pending"], body["applied"]) == ("duplicate", True, False)
+    right.refresh_from_db()
+    assert right.status == "active"
+    assert ReviewItem.objects.get(pair=pair).status == "pending"
+    waiting = api("supervisor").get("/api/decisions/", {"pending": True}).json()
+    assert [d["id"] for d in waiting["results"]] == [body["id"]]
+    again = decide(api("supervisor"), pair, "distinct")
+    assert again.status_code == 409 and "approval" in again.json()["detail"]
+    assert api("cataloguer").post(f"/api/decisions/{body['id']}/approve/").status_code == 403
+
+    approved = api("supervisor").post(
+        f"/api/decisions/{body['id']}/approve/", {"comment": "checked"}, format="json"
+    )
+
+    assert approved.status_code == 201
+    assert (approved.json()["approves"], approved.json()["actor"]) == (body["id"], "supervisor")
+    right.refresh_from_db()
+    assert (right.status, right.master) == ("superseded", left)
+    twice = api("supervisor").post(f"/api/decisions/{body['id']}/approve/")
+    assert twice.status_code == 409
+
+
+def test_a_proposer_cannot_approve_their_own_and_a_decline_sends_the_pair_back(api, collection):
+    pair = build_corpus(collection, pairs=1)[0]
+    _two_person_rule(collection, "distinct")
+    proposal = decide(api("supervisor"), pair, "distinct").json()
+
+    own = api("supervisor").post(f"/api/decisions/{proposal['id']}/approve/")
+    own_decline = api("supervisor").post(f"/api/decisions/{proposal['id']}/decline/")
+    other = User.objects.create_user("second-supervisor", password="x" * 20)
+    other.groups.add(Group.objects.get(name="Supervisor"))
+    token = Token.objects.create(user=other)
+    second = APIClient()
+    second.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    declined = second.post(
+        f"/api/decisions/{proposal['id']}/decline/", {"comment": "look again"}, format="json"
+    )
+
+    assert own.status_code == 409 and "second person" in own.json()["detail"]
+    assert own_decline.status_code == 409
+    assert declined.status_code == 201 and declined.json()["kind"] == "decline"
+    assert ReviewItem.objects.get(pair=pair).status == "open"
+    assert second.post("/api/decisions/987654/approve/").status_code == 404
+
+
 def test_cataloguers_list_their_own_decisions_and_supervisors_all(api, collection):
     first, second = build_corpus(collection, pairs=2)
     decide(api("cataloguer"), first, "distinct")
