@@ -10,6 +10,8 @@ import pytest
 from django.contrib.auth.models import Group, User
 from django.core.cache import cache
 from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
@@ -589,3 +591,26 @@ def test_export_filters_are_checked(api, collection):
     assert client.get("/api/exports/mapping/", {"collection": 987654}).status_code == 404
     assert client.get("/api/exports/premis/", {"start": "not a date"}).status_code == 400
     assert client.get("/api/exports/premis/", {"collection": "x"}).status_code == 400
+
+
+@pytest.mark.parametrize(
+    "url", ["/api/pairs/", "/api/records/", "/api/images/", "/api/groups/", "/api/decisions/"]
+)
+def test_lists_take_the_same_number_of_queries_however_long(api, collection, url):
+    client = api("supervisor")
+
+    def queries():
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(url).status_code == 200
+        return len(captured)
+
+    first = build_corpus(collection, pairs=1)
+    build_group(collection, members=3)
+    decide(client, first[0], "related")
+    few = queries()
+    second = Collection.objects.create(name="Second")
+    extra = build_corpus(second, pairs=3)
+    for pair in extra:
+        decide(client, pair, "distinct")
+
+    assert queries() == few
