@@ -270,17 +270,23 @@ def _free(user, now):
     return Q(leased_by__isnull=True) | Q(lease_expires_at__lte=now) | Q(leased_by=user)
 
 
+def band_q(band):
+    """The condition for a score band (SCORE_BANDS key); everything for an unknown or empty one."""
+    low, high = SCORE_BANDS.get(band or "", (None, None))
+    condition = Q()
+    if low is not None:
+        condition &= Q(score__gte=low)
+    if high is not None:
+        condition &= Q(score__lt=high)
+    return condition
+
+
 def filtered(items, filters):
     if filters.get("collection"):
         items = items.filter(collection_id=filters["collection"])
     if filters.get("relation"):
         items = items.filter(relation=filters["relation"])
-    low, high = SCORE_BANDS.get(filters.get("band") or "", (None, None))
-    if low is not None:
-        items = items.filter(score__gte=low)
-    if high is not None:
-        items = items.filter(score__lt=high)
-    return items
+    return items.filter(band_q(filters.get("band")))
 
 
 def available(user, filters, now=None, escalated=False):

@@ -109,24 +109,40 @@ def queue(request):
     chosen = services.filtered(waiting, filters)
     by_collection = dict(waiting.values_list("collection").annotate(n=Count("pk")).order_by())
     collections = Collection.objects.filter(pk__in=by_collection).only("pk", "name")
-    by_band = {}
-    for key in services.SCORE_BANDS:
-        by_band[key] = services.filtered(waiting, {"band": key}).count()
+    # One pass over the waiting items for the total and every band's count.
+    bands = waiting.aggregate(
+        total=Count("pk"),
+        **{key: Count("pk", filter=services.band_q(key)) for key in services.SCORE_BANDS},
+    )
+    by_band = {key: bands[key] for key in services.SCORE_BANDS}
+    unfiltered = not any(filters.get(name) for name in ("collection", "relation", "band"))
+    by_status = dict(
+        ReviewItem.objects.filter(status__in=[ReviewItem.Status.ESCALATED, ReviewItem.Status.PENDING])
+        .values_list("status")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
     context = {
         "filters": filters,
         "escalated": escalated,
-        "total": waiting.count(),
-        "matching": chosen.count(),
+        "total": bands["total"],
+        "matching": bands["total"] if unfiltered else chosen.count(),
         "by_collection": [(c, by_collection[c.pk]) for c in collections],
         "by_relation": list(
             waiting.values_list("relation").annotate(n=Count("pk")).order_by("-n", "relation")
         ),
         "by_band": [(key, BAND_LABELS[key], by_band[key]) for key in services.SCORE_BANDS],
-        "escalated_count": ReviewItem.objects.filter(status=ReviewItem.Status.ESCALATED).count(),
-        "pending_count": ReviewItem.objects.filter(status=ReviewItem.Status.PENDING).count(),
-        "held": ReviewItem.objects.filter(
-            leased_by=request.user, lease_expires_at__gt=timezone.now()
-        ).first(),
+        "escalated_count": by_status.get(ReviewItem.Status.ESCALATED, 0),
+        "pending_count": by_status.get(ReviewItem.Status.PENDING, 0),
+        # Unordered: "first by pk" walks the whole primary-key index when nothing is held.
+        "held": next(
+            iter(
+                ReviewItem.objects.filter(leased_by=request.user, lease_expires_at__gt=timezone.now())
+                .order_by()
+                .only("pk", "pair_id")[:1]
+            ),
+            None,
+        ),
         "last": services.last_decision(request.user),
         "decided_today": Decision.objects.filter(
             actor=request.user, created_at__date=timezone.now().date()
