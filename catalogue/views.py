@@ -5,10 +5,9 @@ from urllib.parse import quote
 from django import forms
 from django.conf import settings
 from django.contrib import messages
-from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import BooleanField, Count, Exists, ExpressionWrapper, OuterRef, Q
-from django.http import FileResponse, HttpResponse, JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -21,6 +20,7 @@ from dedup.fingerprinting import progress as _progress
 from review.models import Decision
 
 from . import manifest as manifest_module
+from .files import serve_stored
 from .importing import Importer, import_zip
 from .middleware import SESSION_KEY
 from .models import CatalogueRecord, Collection, ImageFile, ImportBatch, PolicyChange, Profile
@@ -298,10 +298,12 @@ def image_original(request, pk):
     content_type = _CONTENT_TYPES.get(image.format) or mimetypes.types_map.get(
         "." + image.format.lower(), "application/octet-stream"
     )
-    response = FileResponse(default_storage.open(image.storage_key, "rb"), content_type=content_type)
-    response["Content-Disposition"] = f"inline; filename*=UTF-8''{quote(image.original_filename)}"
-    response["Cache-Control"] = "private, max-age=3600"
-    return response
+    return serve_stored(
+        image.storage_key,
+        content_type,
+        max_age=3600,
+        disposition=f"inline; filename*=UTF-8''{quote(image.original_filename)}",
+    )
 
 
 @require_POST

@@ -1,9 +1,8 @@
 from urllib.parse import urlencode
 
 from django.contrib import messages
-from django.core.files.storage import default_storage
 from django.db.models import Count
-from django.http import FileResponse, Http404
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -11,6 +10,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from catalogue.files import serve_stored
 from catalogue.models import Collection
 from catalogue.roles import REVIEW, SUPERVISE, VIEW, permission_required
 from dedup import policy
@@ -253,10 +253,7 @@ def image_derivative(request, pk, size):
     key = fingerprint.preview_key if size == "preview" else fingerprint.thumbnail_key
     if not key:
         raise Http404
-    response = FileResponse(default_storage.open(key, "rb"), content_type="image/jpeg")
-    # Keyed by content hash, so a private cache is safe; never a shared (public) one.
-    response["Cache-Control"] = "private, max-age=86400"
-    return response
+    return serve_stored(key, "image/jpeg", max_age=86400)
 
 
 # --- the item screen ---------------------------------------------------------------------------------
