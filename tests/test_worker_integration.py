@@ -1,61 +1,31 @@
 """The pipeline with real processes: a Celery worker on Redis, sharing the test database and storage."""
 
-import io
-import os
-import shutil
-
 import pytest
-from django.core.management import call_command
 
 from catalogue.models import ImageFile
 from dedup.fingerprinting import derivative_key
 from dedup.models import CandidatePair, Fingerprint
-from mastercopy.celery import app
-from tests.worker import Worker, wait_for
+from tests.worker import Workers, import_photos, shared_broker, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
 def broker(redis_url):
-    from tests.conftest import need
-
-    need(
-        os.environ.get("CELERY_BROKER_URL", "").startswith("redis://"),
-        "integration tests need CELERY_BROKER_URL=redis://... (the in-process app sends to it)",
-    )
-    app.control.purge()  # nothing left over from an earlier, interrupted run
-    return os.environ["CELERY_BROKER_URL"]
+    return shared_broker()
 
 
 @pytest.fixture
 def worker(broker, _storage, tmp_path):
-    started = []
-
-    def start(**options):
-        w = Worker(broker, _storage.parent, tmp_path / f"worker{len(started)}.log", **options).start()
-        started.append(w)
-        return w
-
-    yield start
-    for w in started:
-        w.stop()
-
-
-def import_photos(photos, tmp_path, count):
-    root = tmp_path / "incoming"
-    root.mkdir()
-    for path in photos[:count]:
-        shutil.copy(path, root / path.name)
-    call_command(
-        "import_collection", str(root), collection="Integration", no_progress=True, stdout=io.StringIO()
-    )
+    workers = Workers(broker, _storage.parent, tmp_path)
+    yield workers.start
+    workers.stop()
 
 
 def test_an_import_is_fingerprinted_by_a_real_worker(photos, tmp_path, worker):
     worker()
 
-    import_photos(photos, tmp_path, 12)
+    import_photos(photos[:12], tmp_path / "incoming", "Integration")
 
     wait_for(lambda: not ImageFile.objects.filter(state="pending").exists(), 120, message="fingerprints")
     assert Fingerprint.objects.count() == 12
@@ -68,14 +38,9 @@ def test_four_concurrent_workers_find_exactly_the_pairs_brute_force_finds(photos
 
     settings.MASTERCOPY_BATCH_SIZE = 3  # many small tasks, so the four processes really interleave
     worker(concurrency=4)
-    root = tmp_path / "archive"
-    root.mkdir()
-    for photo in [p for p in photos if p.name.startswith("ukbench")][:12]:
-        shutil.copy(photo, root / photo.name)
-        shutil.copy(photo, root / f"copy-of-{photo.name}")
-    call_command(
-        "import_collection", str(root), collection="Parallel", no_progress=True, stdout=io.StringIO()
-    )
+    chosen = [p for p in photos if p.name.startswith("ukbench")][:12]
+    copies = [(f"copy-of-{p.name}", p.read_bytes()) for p in chosen]
+    import_photos(chosen + copies, tmp_path / "archive", "Parallel")
 
     wait_for(lambda: Fingerprint.objects.filter(searched=True).count() == 24, 180, message="searched images")
 
@@ -88,7 +53,7 @@ def test_a_worker_killed_mid_batch_leaves_every_image_fingerprinted_exactly_once
 ):
     big = [p for p in photos if p.stat().st_size > 150_000][:30]
     first = worker()
-    import_photos(big, tmp_path, len(big))
+    import_photos(big, tmp_path / "incoming", "Integration")
     total = ImageFile.objects.count()
 
     wait_for(lambda: Fingerprint.objects.count() >= 3, 120, interval=0.1, message="the first fingerprints")

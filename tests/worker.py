@@ -1,13 +1,18 @@
-"""A real Celery worker process for integration tests, sharing the test database and storage."""
+"""Real processes for integration tests: Celery workers sharing the test database and storage, a private
+Redis server that a test may kill and restart, and the helpers that wait for them."""
 
+import io
 import os
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
 import uuid
 
 from django.conf import settings
+from django.core.management import call_command
 
 from tests.conftest import REPO
 
@@ -20,19 +25,24 @@ def database_url():
     return f"postgresql://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
+def process_env(broker_url, data_dir, **extra):
+    """The environment of a project process that shares this test's database, broker and storage."""
+    return {
+        **{k: v for k, v in os.environ.items() if k != "PYTEST_VERSION"},
+        "SECRET_KEY": "integration-test-worker",
+        "DATABASE_URL": database_url(),
+        "CELERY_BROKER_URL": broker_url,
+        "MASTERCOPY_DATA_DIR": str(data_dir),
+        **{k: str(v) for k, v in extra.items()},
+    }
+
+
 class Worker:
     """`celery worker` in its own process group, so SIGKILL takes its pool children too."""
 
-    def __init__(self, broker_url, data_dir, log_path, concurrency=1, visibility_timeout=5):
+    def __init__(self, broker_url, data_dir, log_path, concurrency=1, visibility_timeout=5, **env):
         self.log_path = log_path
-        self.env = {
-            **{k: v for k, v in os.environ.items() if k != "PYTEST_VERSION"},
-            "SECRET_KEY": "integration-test-worker",
-            "DATABASE_URL": database_url(),
-            "CELERY_BROKER_URL": broker_url,
-            "CELERY_VISIBILITY_TIMEOUT": str(visibility_timeout),
-            "MASTERCOPY_DATA_DIR": str(data_dir),
-        }
+        self.env = process_env(broker_url, data_dir, CELERY_VISIBILITY_TIMEOUT=visibility_timeout, **env)
         self.concurrency = concurrency
         self.process = None
 
@@ -89,6 +99,96 @@ class Worker:
         return self.log_path.read_text(errors="replace")[-4000:]
 
 
+class Workers:
+    """The workers a test started, all stopped at its end; a failing wait shows their logs."""
+
+    def __init__(self, broker_url, data_dir, log_dir):
+        self.broker_url, self.data_dir, self.log_dir = broker_url, data_dir, log_dir
+        self.started = []
+
+    def start(self, **options):
+        log_path = self.log_dir / f"worker{len(self.started)}.log"
+        worker = Worker(self.broker_url, self.data_dir, log_path, **options).start()
+        self.started.append(worker)
+        return worker
+
+    def stop(self):
+        for worker in self.started:
+            worker.stop()
+
+    def logs(self):
+        return "\n".join(f"--- {w.log_path.name} (tail) ---\n{w.output()}" for w in self.started)
+
+
+def shared_broker():
+    """The broker the settings name (Redis), emptied of anything an earlier, interrupted run left."""
+    from mastercopy.celery import app
+    from tests.conftest import need
+
+    url = os.environ.get("CELERY_BROKER_URL", "")
+    need(
+        url.startswith("redis://"),
+        "integration tests need CELERY_BROKER_URL=redis://... (the in-process app sends to it)",
+    )
+    app.control.purge()
+    return url
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class RedisServer:
+    """A private redis-server on a free port, persisted as production should be (append-only file,
+    fsync on every write), so a test can kill it and start it again on the same port and data."""
+
+    def __init__(self, folder, executable="redis-server"):
+        self.folder, self.executable = folder, executable
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process = None
+
+    def start(self, timeout=20):
+        self.log = open(self.folder / "redis.log", "ab")  # noqa: SIM115 - kept open for the process's life
+        options = {
+            "port": self.port,
+            "bind": "127.0.0.1",
+            "dir": self.folder,
+            "appendonly": "yes",
+            "appendfsync": "always",
+            "save": "",  # the append-only file is the persistence; no RDB snapshots
+        }
+        self.process = subprocess.Popen(
+            [self.executable, *(arg for name, value in options.items() for arg in (f"--{name}", str(value)))],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        wait_for(self.answers, timeout, interval=0.1, message=f"redis-server on port {self.port}")
+        return self
+
+    def answers(self):
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1) as s:
+                s.sendall(b"PING\r\n")
+                return s.recv(64).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def kill(self):
+        """SIGKILL: no shutdown save, no goodbye to clients; only what the append-only file holds survives."""
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=30)
+        self.log.close()
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            self.kill()
+
+
 def wait_for(condition, timeout, interval=0.5, message="condition"):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -96,3 +196,16 @@ def wait_for(condition, timeout, interval=0.5, message="condition"):
             return
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+
+
+def import_photos(paths, folder, collection, **options):
+    """Import copies of the given files (paths, or (name, bytes) pairs) through the import command."""
+    folder.mkdir()
+    for item in paths:
+        if isinstance(item, tuple):
+            (folder / item[0]).write_bytes(item[1])
+        else:
+            shutil.copy(item, folder / item.name)
+    call_command(
+        "import_collection", str(folder), collection=collection, no_progress=True, stdout=io.StringIO()
+    )
