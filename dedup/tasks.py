@@ -1,17 +1,29 @@
-"""Background work: fingerprinting, then pair search, in batches. Tasks take primary keys and tolerate
-rows that are gone; running one twice, or after it died half-way, ends in the same state."""
+"""Background work: fingerprinting, then pair search, then verification, in batches. Tasks take primary
+keys and tolerate rows that are gone; running one twice, or after it died half-way, ends in the same state.
+
+Work is never lost to a failure: the state of every image and pair is in the database (pending /
+fingerprinted but not searched / not verified), and resume_pending() enqueues whatever waits there.
+Each worker runs it when it starts and whenever it finds itself idle with the queue empty (see
+mastercopy/celery.py), so a message lost to a broker restart, a publish that failed while the broker was
+away, or a task that ran out of retries while the database was away is picked up again by itself.
+"""
 
 import logging
 
 from celery import shared_task
-from django.db import OperationalError, connection, transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
+from kombu.exceptions import OperationalError as BrokerError
 
-from .fingerprinting import batches, ensure_fingerprints
+from .fingerprinting import batches, ensure_fingerprints, pending_ids
 from .models import Fingerprint
-from .search import rebuild_groups, search_images
+from .search import rebuild_groups, search_images, unsearched_ids
 from .verification import unverified, verify_pairs
 
 log = logging.getLogger(__name__)
+
+# The database went away (restart, failover, refused connections): worth retrying, the work is intact.
+DATABASE_ERRORS = (OperationalError, InterfaceError)
+VERIFY_BATCH = 50  # pairs per verification task: each pair decodes two images
 
 _COMMON = {
     "bind": True,
@@ -19,14 +31,29 @@ _COMMON = {
     # A worker killed mid-batch leaves the message unacknowledged, so another worker redoes the batch;
     # the ensure_* work skips what was already done.
     "reject_on_worker_lost": True,
+    # Retries back off exponentially (with jitter) up to 10 minutes apart, about an hour in all, which rides
+    # out a database restart or failover; beyond that resume_pending() picks the work up again.
     "retry_backoff": True,
-    "max_retries": 5,
+    "retry_backoff_max": 600,
+    "max_retries": 10,
 }
+
+
+def publish(task, *args):
+    """Enqueue a task; if the broker stays unreachable through the publish retries (settings'
+    CELERY_TASK_PUBLISH_RETRY_POLICY), log it and go on: the work waits in the database and
+    resume_pending() enqueues it once the broker is back. Returns whether the message was sent."""
+    try:
+        task.delay(*args)
+    except BrokerError as exc:
+        log.warning("broker unreachable, %s not enqueued now (resume_pending will): %s", task.name, exc)
+        return False
+    return True
 
 
 @shared_task(
     **_COMMON,
-    autoretry_for=(OSError, OperationalError),  # storage or database hiccups; a corrupt file is not retried
+    autoretry_for=(OSError, *DATABASE_ERRORS),  # storage or database hiccups; a corrupt file is not retried
     # 200 images of up to 300 MP each stay well under this; a hung decoder does not block a worker forever.
     soft_time_limit=1800,
     time_limit=1900,
@@ -38,19 +65,19 @@ def fingerprint_batch(self, image_ids):
         Fingerprint.objects.filter(image_id__in=image_ids, searched=False).values_list("image_id", flat=True)
     )
     if ready:
-        transaction.on_commit(lambda: search_batch.delay(ready))
+        transaction.on_commit(lambda: publish(search_batch, ready))
 
 
-@shared_task(**_COMMON, autoretry_for=(OperationalError,), soft_time_limit=1800, time_limit=1900)
+@shared_task(**_COMMON, autoretry_for=DATABASE_ERRORS, soft_time_limit=1800, time_limit=1900)
 def search_batch(self, image_ids):
     added = search_images(image_ids)
     log.info("searched %d images: %d new candidate pairs", len(image_ids), added)
     pending = unverified(image_ids)
-    for chunk in batches(pending, 50):
-        transaction.on_commit(lambda chunk=chunk: verify_batch.delay(chunk))
+    for chunk in batches(pending, VERIFY_BATCH):
+        transaction.on_commit(lambda chunk=chunk: publish(verify_batch, chunk))
 
 
-@shared_task(**_COMMON, autoretry_for=(OSError, OperationalError), soft_time_limit=1800, time_limit=1900)
+@shared_task(**_COMMON, autoretry_for=(OSError, *DATABASE_ERRORS), soft_time_limit=1800, time_limit=1900)
 def verify_batch(self, pair_ids):
     """Verify pairs on the images, apply the tier rules (settling exact copies), then regroup."""
     verify_pairs(pair_ids)
@@ -68,4 +95,23 @@ def regroup():
 
 def enqueue_fingerprinting(image_ids):
     for chunk in batches(sorted(image_ids)):
-        fingerprint_batch.delay(chunk)
+        publish(fingerprint_batch, chunk)
+
+
+@shared_task(**_COMMON, autoretry_for=DATABASE_ERRORS, soft_time_limit=300, time_limit=360)
+def resume_pending(self):
+    """Enqueue every piece of work the database says is waiting: images not fingerprinted, fingerprints
+    not searched, pairs not verified. Idempotent: a batch enqueued twice is done once, because each task
+    skips what is already done (and row locks keep two workers from writing the same row)."""
+    counts = {}
+    for name, task, ids, size in (
+        ("images to fingerprint", fingerprint_batch, pending_ids(), None),
+        ("images to search", search_batch, unsearched_ids(), None),
+        ("pairs to verify", verify_batch, unverified(), VERIFY_BATCH),
+    ):
+        for chunk in batches(ids, size):
+            publish(task, chunk)
+        counts[name] = len(ids)
+    if any(counts.values()):
+        log.info("resumed pending work: %s", ", ".join(f"{n} {name}" for name, n in counts.items()))
+    return counts

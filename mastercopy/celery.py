@@ -1,6 +1,10 @@
+import logging
 import os
+import threading
+import time
 
-from celery import Celery
+from celery import Celery, signals
+from celery.worker import consumer, state
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mastercopy.settings")
 
@@ -8,3 +12,58 @@ app = Celery("mastercopy")
 # Every CELERY_* Django setting configures the app; settings.py is the only place they are read.
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+log = logging.getLogger(__name__)
+
+
+class Consumer(consumer.Consumer):
+    """Celery's consumer, made to survive a broker restart (settings: CELERY_WORKER_CONSUMER).
+
+    On a lost connection celery 5.7.0 closes the old connection after collect() has detached it from its
+    transport; with Redis and a task in flight (acks_late) that close fails with AttributeError and takes
+    the whole worker down ("Unrecoverable error") instead of reconnecting. The old connection is released
+    by then, so the error is logged and the consumer reconnects as it does for any other broker error.
+    tests/test_failure_recovery.py kills Redis under a busy worker.
+    """
+
+    def on_connection_error_after_connected(self, exc):
+        try:
+            super().on_connection_error_after_connected(exc)
+        except AttributeError:
+            log.warning("error while closing the lost broker connection (ignored)", exc_info=True)
+
+
+@signals.worker_ready.connect
+def start_resuming(sender, **kwargs):
+    """From now on, every MASTERCOPY_RESUME_SECONDS, this worker sends dedup's resume_pending when it has
+    nothing to do and the queue is empty: whatever the database still shows as waiting then has no message
+    (lost with a broker, never published, or out of retries) and is enqueued again. No beat process needed;
+    every worker does it, and a resume that finds nothing stranded costs three indexed queries."""
+    from django.conf import settings
+
+    period = settings.MASTERCOPY_RESUME_SECONDS
+    if period > 0:
+        threading.Thread(target=_resume_loop, args=(sender.app, period), name="resume", daemon=True).start()
+
+
+def _resume_loop(app, period):
+    while True:
+        try:
+            if _idle(app):
+                app.send_task("dedup.tasks.resume_pending")
+        except Exception as exc:  # noqa: BLE001 - the broker is away: try again next time
+            log.warning("could not look for stranded work (%s); trying again in %s s", exc, period)
+        time.sleep(period)
+
+
+def _idle(app):
+    """This worker holds no task (running, waiting for a process, or waiting for a retry's countdown)
+    and the queue is empty."""
+    # Not state.requests: a retry reuses its task's id, so that mapping can lose a scheduled retry.
+    if state.active_requests or state.reserved_requests or state.scheduled_requests:
+        return False
+    with app.connection_for_read() as connection:
+        declared = connection.default_channel.queue_declare(
+            queue=app.conf.task_default_queue, durable=True, auto_delete=False
+        )
+    return declared.message_count == 0

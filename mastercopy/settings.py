@@ -254,6 +254,23 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A worker that loses the broker (Redis restarted) reconnects by itself, however long that takes.
+CELERY_BROKER_CONNECTION_RETRY = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+CELERY_WORKER_CONSUMER = "mastercopy.celery:Consumer"  # celery 5.7.0 died instead of reconnecting
+# Tasks running when the connection drops finish; their acknowledgement reaches Redis once reconnected
+# (or the message is redelivered after the visibility timeout, and the ensure_* work skips what is done).
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
+# Publishing rides out a broker blip of ~10 s (waits of 0.5, 1.5, 2.5, 3, 3 s); beyond that the caller logs
+# it and goes on (dedup.tasks.publish); dedup.tasks.resume_pending enqueues the work, kept in the database.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 5,
+    "interval_start": 0.5,
+    "interval_step": 1,
+    "interval_max": 3,
+}
+# How often an idle worker looks for work the database shows as waiting with no message for it.
+MASTERCOPY_RESUME_SECONDS = envint("MASTERCOPY_RESUME_SECONDS", 60)
 CELERY_TASK_ALWAYS_EAGER = envbool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_DEFAULT_QUEUE = "mastercopy"
 
