@@ -80,6 +80,8 @@ def test_a_duplicate_across_different_rights_waits_and_changes_nothing(collectio
     listed = supervisor.get(reverse("review-approvals")).content.decode()
     assert f'data-decision="{proposal.pk}"' in listed and "same negative" in listed
     assert "1 decision waits for approval" in supervisor.get(reverse("review-queue")).content.decode()
+    on_screen = supervisor.get(reverse("review-item", args=[item.pk])).content.decode()
+    assert f'formaction="{reverse("review-approve", args=[proposal.pk])}"' in on_screen
     # Nobody can decide the pair meanwhile.
     with pytest.raises(services.ReviewError):
         services.review(item.pk, personas["supervisor"], Decision.Kind.DISTINCT, supervisor=True)
