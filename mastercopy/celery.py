@@ -19,18 +19,23 @@ log = logging.getLogger(__name__)
 class Consumer(consumer.Consumer):
     """Celery's consumer, made to survive a broker restart (settings: CELERY_WORKER_CONSUMER).
 
-    On a lost connection celery 5.7.0 closes the old connection after collect() has detached it from its
-    transport; with Redis and a task in flight (acks_late) that close fails with AttributeError and takes
-    the whole worker down ("Unrecoverable error") instead of reconnecting. The old connection is released
-    by then, so the error is logged and the consumer reconnects as it does for any other broker error.
-    tests/test_failure_recovery.py kills Redis under a busy worker.
+    On a lost connection celery 5.7.0 first collect()s the old connection, which detaches it from its
+    transport, and then closes it. With Redis and a task in flight (acks_late) that close drops the
+    channel's connection pool and needs the detached transport to rebuild it: the close, and later the
+    task's acknowledgement, fail with AttributeError and the worker dies ("Unrecoverable error") instead
+    of reconnecting. So the close is skipped, as celery 5.6 did: collect() has released the connection,
+    and a task still running acknowledges through its channel's pool once Redis is back.
+    tests/test_failure_recovery.py kills Redis under a busy worker (without this, the worker dies).
     """
 
     def on_connection_error_after_connected(self, exc):
-        try:
-            super().on_connection_error_after_connected(exc)
-        except AttributeError:
-            log.warning("error while closing the lost broker connection (ignored)", exc_info=True)
+        if self.connection is not None:
+            self.connection.close = _already_collected
+        super().on_connection_error_after_connected(exc)
+
+
+def _already_collected():
+    pass
 
 
 @signals.worker_ready.connect
