@@ -1,0 +1,102 @@
+"""dedup.tasks.resume_pending and publish: work whose message never reached the broker is found again.
+
+In-process, tasks run eagerly; tests/test_failure_recovery.py does the same with real processes.
+"""
+
+import logging
+import random
+from contextlib import contextmanager
+from unittest import mock
+
+import pytest
+from kombu.exceptions import OperationalError as BrokerError
+
+from catalogue.models import ImageFile
+from catalogue.variants import make_variant
+from dedup import tasks
+from dedup.models import CandidatePair, Fingerprint
+from tests.test_pairs import brute_force, pair_set, run
+
+# Committed transactions, so the import's and the tasks' on_commit hand-offs really happen.
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def archive(photos, tmp_path):
+    """Four photos (two of them one UKBench object) and an exact, a rotated, a bordered, a resized copy."""
+    rng = random.Random(5)
+    chosen = [p for p in photos if p.name.startswith("ukbench")][:2] + [
+        p for p in photos if not p.name.startswith("ukbench")
+    ][:2]
+    root = tmp_path / "archive"
+    root.mkdir()
+    for photo, kind in zip(chosen, ("identical", "rotated-90", "bordered", "resized"), strict=True):
+        (root / photo.name).write_bytes(photo.read_bytes())
+        variant = make_variant(photo, kind, rng=random.Random(rng.random()))
+        (root / variant.filename).write_bytes(variant.data)
+    return root
+
+
+@contextmanager
+def broker_refuses(task):
+    """Publishing this task fails as it does once the publish retries are spent on an absent broker."""
+    refused = BrokerError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+    with mock.patch.object(type(task._get_current_object()), "delay", side_effect=refused) as delay:
+        yield delay
+
+
+def assert_everything_done():
+    assert not ImageFile.objects.exclude(state=ImageFile.State.READY).exists()
+    assert not Fingerprint.objects.filter(searched=False).exists()
+    assert not CandidatePair.objects.filter(verified=False).exists()
+    assert pair_set() == brute_force()
+
+
+def test_an_import_while_the_broker_is_away_is_stored_and_fingerprinted_by_the_next_resume(archive, caplog):
+    with broker_refuses(tasks.fingerprint_batch) as delay, caplog.at_level(logging.WARNING, "dedup.tasks"):
+        run("import_collection", str(archive), collection="Archive", no_progress=True)
+
+    assert delay.called
+    assert "broker unreachable, dedup.tasks.fingerprint_batch not enqueued" in caplog.text
+    assert ImageFile.objects.filter(state=ImageFile.State.PENDING).count() == 8
+
+    counts = tasks.resume_pending.delay().get()
+
+    assert counts == {"images to fingerprint": 8, "images to search": 0, "pairs to verify": 0}
+    assert_everything_done()
+
+
+def test_fingerprints_whose_search_message_was_lost_are_searched_and_verified_by_the_next_resume(archive):
+    with broker_refuses(tasks.search_batch):
+        run("import_collection", str(archive), collection="Archive", no_progress=True)
+    assert Fingerprint.objects.filter(searched=False).count() == 8
+    assert not CandidatePair.objects.exists()
+
+    counts = tasks.resume_pending.delay().get()
+
+    assert counts["images to search"] == 8
+    assert_everything_done()
+    assert CandidatePair.objects.filter(same_bytes=True, tier=CandidatePair.Tier.AUTO).count() == 1
+
+
+def test_pairs_whose_verification_message_was_lost_are_verified_by_the_next_resume(archive):
+    with broker_refuses(tasks.verify_batch):
+        run("import_collection", str(archive), collection="Archive", no_progress=True)
+    waiting = CandidatePair.objects.filter(verified=False).count()
+    assert waiting > 0
+
+    counts = tasks.resume_pending.delay().get()
+
+    assert counts == {"images to fingerprint": 0, "images to search": 0, "pairs to verify": waiting}
+    assert_everything_done()
+
+
+def test_a_resume_with_nothing_stranded_changes_nothing(archive):
+    run("import_collection", str(archive), collection="Archive", no_progress=True)
+    assert_everything_done()
+    pairs = sorted(CandidatePair.objects.values_list("pk", "tier", "updated_at"))
+
+    counts = tasks.resume_pending.delay().get()
+
+    assert counts == {"images to fingerprint": 0, "images to search": 0, "pairs to verify": 0}
+    assert sorted(CandidatePair.objects.values_list("pk", "tier", "updated_at")) == pairs
