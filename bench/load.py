@@ -3,8 +3,9 @@
     DATABASE_URL=postgresql://postgres@127.0.0.1:5432/mastercopy_bench_load .venv/bin/python bench/load.py
 
 A throwaway test_<name> database is created (as bench/review.py does) and dropped at the end. The app runs
-as `manage.py runserver --noreload 127.0.0.1:<free port>` with DEBUG=1 (threaded dev server; gunicorn is
-not installed; DEBUG=1 so the session and CSRF cookies are not Secure-only over plain HTTP). 20
+under gunicorn as the Docker image runs it (3 workers, here with 4 threads each) when gunicorn is installed
+(`pip install -e '.[production]'`), else `manage.py runserver --noreload` (`--server` chooses), on a free
+loopback port with DEBUG=1 (so the session and CSRF cookies are not Secure-only over plain HTTP). 20
 cataloguers log in through the login form (CSRF) and, in 20 threads for --seconds (default 60), loop:
 start reviewing -> GET the item -> POST a decision (cycling through every kind). Bounded: loopback only,
 at most --max-requests requests, stops by itself. Checks: no 5xx or connection error, and no pair has
@@ -166,10 +167,16 @@ def run(args, bench_review):
     child_env.pop("PYTEST_VERSION", None)
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
+    if args.server == "gunicorn":
+        # As the Docker image runs it (3 workers), plus threads so 20 clients are not queued behind 3.
+        command = [sys.executable, "-m", "gunicorn", "mastercopy.wsgi", "--bind", f"127.0.0.1:{port}"]
+        command += ["--workers", "3", "--threads", "4", "--timeout", "120"]
+    else:
+        command = [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"]
+        if args.nothreading:
+            command.insert(-1, "--nothreading")
     server = subprocess.Popen(
-        [sys.executable, "manage.py", "runserver", "--noreload", "--nothreading", f"127.0.0.1:{port}"]
-        if args.nothreading
-        else [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"],
+        command,
         cwd=REPO,
         env=child_env,
         stdout=subprocess.DEVNULL,
@@ -186,7 +193,7 @@ def run(args, bench_review):
                     print("the server did not start", file=sys.stderr)
                     return None
                 time.sleep(0.2)
-        print(f"{items} review items, {args.users} cataloguers, server at {base} (runserver, DEBUG=1)")
+        print(f"{items} review items, {args.users} cataloguers, server at {base} ({args.server}, DEBUG=1)")
         stats = Stats(args.max_requests)
         kinds = bench_review.DECISIONS
         started = time.monotonic()
@@ -278,8 +285,14 @@ def main(args):
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--users", type=int, default=20)
-    parser.add_argument("--pairs", type=int, default=400)
+    parser.add_argument("--pairs", type=int, default=3000)
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--max-requests", type=int, default=50_000)
     parser.add_argument("--nothreading", action="store_true", help="single-threaded runserver")
+    parser.add_argument(
+        "--server",
+        choices=["gunicorn", "runserver"],
+        default="gunicorn" if importlib.util.find_spec("gunicorn") else "runserver",
+        help="gunicorn (the production server, pip install -e '.[production]') when installed",
+    )
     sys.exit(main(parser.parse_args()))
