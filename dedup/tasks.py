@@ -39,15 +39,17 @@ _COMMON = {
 }
 
 
-def publish(task, *args):
-    """Enqueue a task; if the broker stays unreachable through the publish retries (settings'
-    CELERY_TASK_PUBLISH_RETRY_POLICY), log it and go on: the work waits in the database and
-    resume_pending() enqueues it once the broker is back. Returns whether the message was sent."""
-    try:
-        task.delay(*args)
-    except BrokerError as exc:
-        log.warning("broker unreachable, %s not enqueued now (resume_pending will): %s", task.name, exc)
-        return False
+def publish_batches(task, ids, size=None):
+    """Enqueue the task for each batch of ids. If the broker stays unreachable through the publish retries
+    (settings' CELERY_TASK_PUBLISH_RETRY_POLICY, ~10 s), log it and stop rather than wait that long for
+    every batch: the work waits in the database, and resume_pending() enqueues it once the broker is back.
+    Returns whether every batch was sent."""
+    for chunk in batches(ids, size):
+        try:
+            task.delay(chunk)
+        except BrokerError as exc:
+            log.warning("broker unreachable, %s not enqueued now (resume_pending will): %s", task.name, exc)
+            return False
     return True
 
 
@@ -65,7 +67,7 @@ def fingerprint_batch(self, image_ids):
         Fingerprint.objects.filter(image_id__in=image_ids, searched=False).values_list("image_id", flat=True)
     )
     if ready:
-        transaction.on_commit(lambda: publish(search_batch, ready))
+        transaction.on_commit(lambda: publish_batches(search_batch, ready))
 
 
 @shared_task(**_COMMON, autoretry_for=DATABASE_ERRORS, soft_time_limit=1800, time_limit=1900)
@@ -73,8 +75,7 @@ def search_batch(self, image_ids):
     added = search_images(image_ids)
     log.info("searched %d images: %d new candidate pairs", len(image_ids), added)
     pending = unverified(image_ids)
-    for chunk in batches(pending, VERIFY_BATCH):
-        transaction.on_commit(lambda chunk=chunk: publish(verify_batch, chunk))
+    transaction.on_commit(lambda: publish_batches(verify_batch, pending, VERIFY_BATCH))
 
 
 @shared_task(**_COMMON, autoretry_for=(OSError, *DATABASE_ERRORS), soft_time_limit=1800, time_limit=1900)
@@ -94,8 +95,7 @@ def regroup():
 
 
 def enqueue_fingerprinting(image_ids):
-    for chunk in batches(sorted(image_ids)):
-        publish(fingerprint_batch, chunk)
+    publish_batches(fingerprint_batch, sorted(image_ids))
 
 
 @shared_task(**_COMMON, autoretry_for=DATABASE_ERRORS, soft_time_limit=300, time_limit=360)
@@ -109,8 +109,7 @@ def resume_pending(self):
         ("images to search", search_batch, unsearched_ids(), None),
         ("pairs to verify", verify_batch, unverified(), VERIFY_BATCH),
     ):
-        for chunk in batches(ids, size):
-            publish(task, chunk)
+        publish_batches(task, ids, size)
         counts[name] = len(ids)
     if any(counts.values()):
         log.info("resumed pending work: %s", ", ".join(f"{n} {name}" for name, n in counts.items()))

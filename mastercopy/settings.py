@@ -263,7 +263,7 @@ CELERY_WORKER_CONSUMER = "mastercopy.celery:Consumer"  # celery 5.7.0 died inste
 # (or the message is redelivered after the visibility timeout, and the ensure_* work skips what is done).
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 # Publishing rides out a broker blip of ~10 s (waits of 0.5, 1.5, 2.5, 3, 3 s); beyond that the caller logs
-# it and goes on (dedup.tasks.publish); dedup.tasks.resume_pending enqueues the work, kept in the database.
+# it and stops (dedup.tasks.publish_batches); dedup.tasks.resume_pending enqueues that work later.
 CELERY_TASK_PUBLISH_RETRY_POLICY = {
     "max_retries": 5,
     "interval_start": 0.5,

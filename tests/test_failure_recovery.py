@@ -214,5 +214,6 @@ def test_postgresql_refusing_connections_mid_run_loses_no_work_and_doubles_none(
     with refuse_connections():
         time.sleep(6)
 
-    wait_settled(group, 90)
+    # Retries back off with jitter: after ~6 failures a batch may wait up to a minute for its next try.
+    wait_settled(group, 180)
     assert_complete(corpus, _storage)
