@@ -31,8 +31,8 @@ _COMMON = {
     # A worker killed mid-batch leaves the message unacknowledged, so another worker redoes the batch;
     # the ensure_* work skips what was already done.
     "reject_on_worker_lost": True,
-    # Retries back off exponentially (with jitter) up to 10 minutes apart, about an hour in all, which rides
-    # out a database restart or failover; beyond that resume_pending() picks the work up again.
+    # Retries back off exponentially with full jitter (waits drawn up to 1, 2, 4 ... 512 s: at most ~17 min
+    # in all), which rides out a database restart or failover; beyond that resume_pending() takes over.
     "retry_backoff": True,
     "retry_backoff_max": 600,
     "max_retries": 10,

@@ -40,7 +40,7 @@ def _already_collected():
 
 @signals.worker_ready.connect
 def start_resuming(sender, **kwargs):
-    """From now on, every MASTERCOPY_RESUME_SECONDS, this worker sends dedup's resume_pending when it has
+    """Now and then every MASTERCOPY_RESUME_SECONDS, this worker sends dedup's resume_pending if it has
     nothing to do and the queue is empty: whatever the database still shows as waiting then has no message
     (lost with a broker, never published, or out of retries) and is enqueued again. No beat process needed;
     every worker does it, and a resume that finds nothing stranded costs three indexed queries."""
