@@ -38,16 +38,33 @@ def batches(ids, size=None):
 
 
 def ensure_fingerprints(image_ids, on_progress=None):
-    """Fingerprint those of image_ids that still wait; returns (done, failed) counts for this call."""
+    """Fingerprint those of image_ids that still wait; returns (done, failed) counts for this call.
+
+    A storage error on one image (a missing or unreadable original) does not hold up the rest of the
+    batch: it is noted on the image, which stays pending, and raised once the others are done, so the
+    task's retry (and later resume_pending) comes back for that image alone.
+    """
     done = failed = 0
+    storage_error = None
     images = ImageFile.objects.filter(pk__in=image_ids, state=ImageFile.State.PENDING).order_by("pk")
     for image in images:
-        if fingerprint_image(image):
+        try:
+            ok = fingerprint_image(image)
+        except OSError as exc:
+            storage_error = storage_error or exc
+            log.warning("storage error for image %s (%s): %s", image.pk, image.source_path, exc)
+            ImageFile.objects.filter(pk=image.pk, state=ImageFile.State.PENDING).update(
+                last_error=f"storage error, will be retried: {exc}"[:2000]
+            )
+            continue
+        if ok:
             done += 1
         else:
             failed += 1
         if on_progress:
             on_progress()
+    if storage_error is not None:
+        raise storage_error
     return done, failed
 
 

@@ -14,6 +14,7 @@ from kombu.exceptions import OperationalError as BrokerError
 from catalogue.models import ImageFile
 from catalogue.variants import make_variant
 from dedup import tasks
+from dedup.fingerprinting import ensure_fingerprints
 from dedup.models import CandidatePair, Fingerprint
 from tests.test_pairs import brute_force, pair_set, run
 
@@ -103,3 +104,28 @@ def test_a_resume_with_nothing_stranded_changes_nothing(archive):
 
     assert counts == {"images to fingerprint": 0, "images to search": 0, "pairs to verify": 0}
     assert sorted(CandidatePair.objects.values_list("pk", "tier", "updated_at")) == pairs
+
+
+def test_a_missing_original_holds_up_neither_its_batch_nor_later_resumes(archive, _storage):
+    with broker_refuses(tasks.fingerprint_batch):
+        run("import_collection", str(archive), collection="Archive", no_progress=True)
+    unique = [
+        i for i in ImageFile.objects.order_by("pk") if ImageFile.objects.filter(sha256=i.sha256).count() == 1
+    ]
+    missing = unique[0]
+    stored = _storage / missing.storage_key
+    original = stored.read_bytes()
+    stored.unlink()
+
+    with pytest.raises(FileNotFoundError):
+        ensure_fingerprints(list(ImageFile.objects.values_list("pk", flat=True)))
+
+    missing.refresh_from_db()
+    assert missing.state == ImageFile.State.PENDING
+    assert missing.last_error.startswith("storage error, will be retried")
+    assert ImageFile.objects.filter(state=ImageFile.State.READY).count() == 7
+    stored.write_bytes(original)  # the storage is back
+
+    tasks.resume_pending.delay().get()
+
+    assert_everything_done()
