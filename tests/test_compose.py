@@ -36,7 +36,8 @@ def test_every_service_restarts_after_a_crash_or_reboot(tmp_path):
     services = result.stdout.split("services:\n", 1)[1].split("\nvolumes:")[0]
     blocks = re.split(r"^  (\w+):$", services, flags=re.M)[1:]
     restart = {
-        name: re.search(r"^    restart: (\S+)$", body, re.M) for name, body in zip(blocks[::2], blocks[1::2])
+        name: re.search(r"^    restart: (\S+)$", body, re.M)
+        for name, body in zip(blocks[::2], blocks[1::2], strict=True)
     }
     assert {name: m and m.group(1) for name, m in restart.items()} == dict.fromkeys(
         ["db", "redis", "web", "worker"], "unless-stopped"
