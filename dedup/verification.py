@@ -62,15 +62,21 @@ def _info(image):
     return {"sha256": image.sha256, "format": image.format, "size": image.size}
 
 
-def _verdict(pair):
+def _open_both(pair):
+    """Both originals, opened: a storage failure here (bucket unreachable, file missing) propagates, so
+    the task retries and resume_pending comes back for the pair; it says nothing about the pair."""
+    left = default_storage.open(pair.image_a.storage_key, "rb")
+    try:
+        return left, default_storage.open(pair.image_b.storage_key, "rb")
+    except BaseException:
+        left.close()
+        raise
+
+
+def _verdict(pair, left, right):
     from .verify import verify  # OpenCV loads only in the processes that verify
 
-    a, b = pair.image_a, pair.image_b
-    with (
-        default_storage.open(a.storage_key, "rb") as left,
-        default_storage.open(b.storage_key, "rb") as right,
-    ):
-        return verify(left, right, left_info=_info(a), right_info=_info(b))
+    return verify(left, right, left_info=_info(pair.image_a), right_info=_info(pair.image_b))
 
 
 def facts_for(pair, verdict):
@@ -110,8 +116,10 @@ def _plain(params):
 
 
 def verify_pair(pair):
+    left, right = _open_both(pair)
     try:
-        verdict = _verdict(pair)
+        with left, right:
+            verdict = _verdict(pair, left, right)
     except Exception as exc:  # noqa: BLE001 - one undecodable pair must not stop the batch; a person looks
         log.exception("verification failed for pair %s", pair.pk)
         _save(
