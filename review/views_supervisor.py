@@ -15,7 +15,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.management import CommandError, call_command
 from django.core.paginator import Paginator
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Q
 from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -39,6 +39,12 @@ def _people():
 
 
 class DecisionFilter(forms.Form):
+    number = forms.CharField(
+        label=gettext_lazy("Catalogue number"),
+        required=False,
+        max_length=200,
+        help_text=gettext_lazy("either record of the pair, old numbers included"),
+    )
     cataloguer = forms.ChoiceField(label=gettext_lazy("Decided by"), required=False)
     start = forms.DateField(
         label=gettext_lazy("From"), required=False, widget=forms.DateInput({"type": "date"})
@@ -65,6 +71,14 @@ class DecisionFilter(forms.Form):
         if not self.is_valid():
             return decisions.none()
         data = self.cleaned_data
+        if data["number"].strip():
+            number = data["number"].strip()
+            decisions = decisions.filter(
+                Q(pair__image_a__record__catalogue_number__iexact=number)
+                | Q(pair__image_b__record__catalogue_number__iexact=number)
+                | Q(master__catalogue_number__iexact=number)
+                | Q(superseded__catalogue_number__iexact=number)
+            )
         if data["cataloguer"] == SYSTEM:
             decisions = decisions.filter(automatic=True)
         elif data["cataloguer"]:

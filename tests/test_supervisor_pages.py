@@ -103,6 +103,17 @@ def test_the_list_filters_by_kind_cataloguer_and_band(client_for, decided, perso
     assert page.count("data-decision=") == 3
 
 
+def test_the_list_finds_a_record_s_decisions_by_catalogue_number(client_for, decided):
+    client = client_for("supervisor")
+    url = reverse("review-supervisor-decisions")
+    superseded = decided[0].image_b.record
+
+    page = client.get(url, {"number": superseded.catalogue_number.lower()}).content.decode()
+
+    assert page.count("data-decision=") == 1 and f'data-decision="{decided[0].decisions.get().pk}"' in page
+    assert client.get(url, {"number": "no-such-number"}).content.decode().count("data-decision=") == 0
+
+
 def test_the_list_is_a_fixed_number_of_queries(
     client_for, decided, collection, personas, django_assert_max_num_queries
 ):
