@@ -22,6 +22,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework.viewsets import GenericViewSet
 
+from catalogue import access
 from catalogue import views as catalogue_views
 from catalogue.models import CatalogueRecord, Collection, ImageFile, ImportBatch
 from catalogue.roles import SUPERVISE
@@ -103,9 +104,14 @@ class CollectionViewSet(
         return [CanImport()] if self.action == "create" else [CanView()]
 
     def get_queryset(self):
-        return Collection.objects.annotate(
-            image_count=_count(ImageFile, "collection"), record_count=_count(CatalogueRecord, "collection")
-        ).order_by("name", "pk")
+        return (
+            access.only_visible(Collection.objects.all(), self.request.user, "pk")
+            .annotate(
+                image_count=_count(ImageFile, "collection"),
+                record_count=_count(CatalogueRecord, "collection"),
+            )
+            .order_by("name", "pk")
+        )
 
     def retrieve(self, request, *args, **kwargs):
         return Response(self._detail(self.get_object()))
@@ -146,7 +152,8 @@ class RecordViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, GenericVie
     serializer_class = s.RecordSerializer
 
     def get_queryset(self):
-        records = CatalogueRecord.objects.select_related("master").order_by("pk")
+        records = access.only_visible(CatalogueRecord.objects.all(), self.request.user)
+        records = records.select_related("master").order_by("pk")
         if self.action == "retrieve":
             return records.prefetch_related("images")
         query = _query(s.RecordQuery, self.request)
@@ -183,7 +190,7 @@ class ImageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, GenericView
     serializer_class = s.ImageSerializer
 
     def get_queryset(self):
-        images = ImageFile.objects.order_by("pk")
+        images = access.only_visible(ImageFile.objects.all(), self.request.user).order_by("pk")
         if self.action != "list":
             return images
         query = _query(s.ImageQuery, self.request)
@@ -238,7 +245,8 @@ class ImportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, GenericVie
     serializer_class = s.ImportSerializer
 
     def get_queryset(self):
-        batches = ImportBatch.objects.select_related("created_by").order_by("-started_at", "-pk")
+        batches = access.only_visible(ImportBatch.objects.all(), self.request.user)
+        batches = batches.select_related("created_by").order_by("-started_at", "-pk")
         if self.action != "list":
             return batches
         query = _query(s.ImportQuery, self.request)
@@ -283,9 +291,13 @@ class PairViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, GenericViewS
     serializer_class = s.PairSerializer
 
     def get_queryset(self):
-        pairs = CandidatePair.objects.select_related(
-            "image_a__record", "image_b__record", "review_item__leased_by"
-        ).order_by("pk")
+        pairs = (
+            access.only_visible(
+                CandidatePair.objects.all(), self.request.user, "image_a__collection", "image_b__collection"
+            )
+            .select_related("image_a__record", "image_b__record", "review_item__leased_by")
+            .order_by("pk")
+        )
         if self.action != "list":
             return pairs
         query = _query(s.PairQuery, self.request)
@@ -325,10 +337,14 @@ class GroupViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, GenericView
     serializer_class = s.GroupSerializer
 
     def get_queryset(self):
-        groups = CandidateGroup.objects.prefetch_related(
-            Prefetch("members", ImageFile.objects.only("pk")),
-            Prefetch("pairs", CandidatePair.objects.only("pk", "group_id")),
-        ).order_by("pk")
+        groups = (
+            access.only_visible(CandidateGroup.objects.all(), self.request.user, "master__collection")
+            .prefetch_related(
+                Prefetch("members", ImageFile.objects.only("pk")),
+                Prefetch("pairs", CandidatePair.objects.only("pk", "group_id")),
+            )
+            .order_by("pk")
+        )
         if self.action != "list":
             return groups
         query = _query(s.GroupQuery, self.request)
@@ -375,6 +391,9 @@ class DecisionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, GenericV
         decisions = Decision.objects.select_related("actor").order_by("-sequence", "-pk")
         if getattr(self, "swagger_fake_view", False):  # the schema generator has no user
             return decisions.none()
+        decisions = access.only_visible(
+            decisions, user, "pair__image_a__collection", "pair__image_b__collection"
+        )
         if not user.has_perm(SUPERVISE):
             decisions = decisions.filter(actor=user)
         if self.action != "list":
@@ -452,6 +471,7 @@ class DecisionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, GenericV
         return Response(s.DecisionSerializer(decision).data, status=201)
 
     def _review_item(self, pair):
+        access.require(self.request.user, pair.image_a.collection_id, pair.image_b.collection_id)
         item = ReviewItem.objects.filter(pair=pair).first()
         if item is None and pair.tier == CandidatePair.Tier.REVIEW:
             services.sync_queue()  # the pipeline queued the pair after the last sync

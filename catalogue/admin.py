@@ -7,6 +7,7 @@ from .models import CatalogueRecord, Collection, ImageFile, ImportBatch, Profile
 class CollectionAdmin(admin.ModelAdmin):
     list_display = ["name", "institution", "created_at"]
     search_fields = ["name", "institution"]
+    filter_horizontal = ["restricted_to"]
 
 
 class ImageFileInline(admin.TabularInline):

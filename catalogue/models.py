@@ -13,6 +13,15 @@ class Collection(models.Model):
     default_credit_line = models.CharField(_("default credit line"), max_length=500, blank=True)
     # Per-collection overrides of the deduplication policy (see dedup.policy for keys and defaults).
     policy = models.JSONField(default=dict, blank=True)
+    # Who may see the collection at all (catalogue.access): nobody but these groups' members when set
+    # (a partner's mirror, an embargoed accession); every user with a role when empty.
+    restricted_to = models.ManyToManyField(
+        "auth.Group",
+        blank=True,
+        related_name="+",
+        verbose_name=_("visible only to"),
+        help_text=_("Leave empty for every user with a role; otherwise only these groups' members see it."),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

@@ -19,6 +19,7 @@ from dedup import policy as dedup_policy
 from dedup.fingerprinting import progress as _progress
 from review.models import Decision
 
+from . import access
 from . import manifest as manifest_module
 from .files import serve_stored
 from .importing import Importer, import_zip
@@ -32,16 +33,26 @@ _CONTENT_TYPES = {"JPEG": "image/jpeg", "MPO": "image/jpeg", "JPEG2000": "image/
 class CollectionForm(forms.ModelForm):
     class Meta:
         model = Collection
-        fields = ["name", "institution", "description", "default_rights", "default_credit_line"]
+        fields = [
+            "name",
+            "institution",
+            "description",
+            "default_rights",
+            "default_credit_line",
+            "restricted_to",
+        ]
+        widgets = {"restricted_to": forms.CheckboxSelectMultiple}
 
 
-def _get_collection(pk):
-    return get_object_or_404(Collection, pk=pk)
+def _get_collection(request, pk):
+    collection = get_object_or_404(Collection, pk=pk)
+    access.require(request.user, collection.pk)
+    return collection
 
 
 @permission_required(VIEW)
 def collection_list(request):
-    collections = Collection.objects.annotate(
+    collections = access.only_visible(Collection.objects.all(), request.user, "pk").annotate(
         image_count=Count("images"),
         record_count=Count("records", distinct=True),
     )
@@ -55,6 +66,7 @@ def collection_new(request):
         collection = form.save(commit=False)
         collection.created_by = request.user
         collection.save()
+        form.save_m2m()
         messages.success(request, _("Collection created. Now bring its images in."))
         return redirect("catalogue-upload", collection.pk)
     return render(request, "catalogue/collection_form.html", {"form": form})
@@ -62,7 +74,7 @@ def collection_new(request):
 
 @permission_required(VIEW)
 def collection_detail(request, pk):
-    collection = _get_collection(pk)
+    collection = _get_collection(request, pk)
     context = {
         "collection": collection,
         "policy": dedup_policy.for_collection(collection),
@@ -152,7 +164,7 @@ class PolicyForm(forms.Form):
 @permission_required(IMPORT)
 @require_POST
 def collection_policy(request, pk):
-    collection = _get_collection(pk)
+    collection = _get_collection(request, pk)
     form = PolicyForm(request.POST)
     if not form.is_valid():
         messages.error(
@@ -174,7 +186,7 @@ def collection_policy(request, pk):
 
 @permission_required(VIEW)
 def collection_progress(request, pk):
-    collection = _get_collection(pk)
+    collection = _get_collection(request, pk)
     return render(
         request, "catalogue/_progress.html", {"collection": collection, "progress": _progress(collection)}
     )
@@ -182,7 +194,7 @@ def collection_progress(request, pk):
 
 @permission_required(IMPORT)
 def upload(request, pk):
-    collection = _get_collection(pk)
+    collection = _get_collection(request, pk)
     if request.method != "POST":
         return render(request, "catalogue/upload.html", {"collection": collection})
     if int(request.META.get("CONTENT_LENGTH") or 0) > settings.MASTERCOPY_MAX_UPLOAD_BYTES:
@@ -231,6 +243,7 @@ def _upload_error(request, collection, message, status):
 @permission_required(VIEW)
 def import_detail(request, pk):
     batch = get_object_or_404(ImportBatch.objects.select_related("collection"), pk=pk)
+    access.require(request.user, batch.collection_id)
     status = request.GET.get("status")
     results = [r for r in batch.results if r["status"] == status] if status else batch.results
     return render(request, "catalogue/import_detail.html", {"batch": batch, "results": results})
@@ -239,9 +252,13 @@ def import_detail(request, pk):
 @permission_required(VIEW)
 def record_detail(request, pk):
     record = get_object_or_404(CatalogueRecord.objects.select_related("collection", "master"), pk=pk)
+    access.require(request.user, record.collection_id)
     # The decisions behind this record's links: who made it master, superseded or related, and when.
     decisions = (
-        Decision.objects.filter(
+        access.only_visible(
+            Decision.objects.all(), request.user, "pair__image_a__collection", "pair__image_b__collection"
+        )
+        .filter(
             Q(master=record)
             | Q(superseded=record)
             | Q(pair__image_a__record=record)
@@ -262,8 +279,10 @@ def record_detail(request, pk):
         "record": record,
         "resolved": record.resolve(),
         "images": record.images.all(),
-        "superseded": record.superseded_records.select_related("collection"),
-        "related": record.related_records().select_related("collection"),
+        "superseded": access.only_visible(
+            record.superseded_records.select_related("collection"), request.user
+        ),
+        "related": access.only_visible(record.related_records().select_related("collection"), request.user),
         "decisions": decisions,
         "waiting": [d for d in decisions if d.waiting],
         "merged_fields": (record.metadata or {}).get("merged_fields", {}),
@@ -277,7 +296,8 @@ def search(request):
     records = CatalogueRecord.objects.none()
     if query:
         records = (
-            CatalogueRecord.objects.filter(
+            access.only_visible(CatalogueRecord.objects.all(), request.user)
+            .filter(
                 Q(catalogue_number__icontains=query) | Q(title__icontains=query) | Q(creator__icontains=query)
             )
             .select_related("collection", "master")
@@ -295,6 +315,7 @@ def search(request):
 @permission_required(VIEW)
 def image_original(request, pk):
     image = get_object_or_404(ImageFile, pk=pk)
+    access.require(request.user, image.collection_id)
     content_type = _CONTENT_TYPES.get(image.format) or mimetypes.types_map.get(
         "." + image.format.lower(), "application/octet-stream"
     )

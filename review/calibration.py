@@ -103,10 +103,10 @@ def suggest(cells, target=DEFAULT_TARGET, min_decisions=DEFAULT_MIN_DECISIONS):
     return chosen
 
 
-def suggestions(target=DEFAULT_TARGET, min_decisions=DEFAULT_MIN_DECISIONS):
-    """[(collection, Cell or None, bands)] for every collection."""
+def suggestions(target=DEFAULT_TARGET, min_decisions=DEFAULT_MIN_DECISIONS, collections=None):
+    """[(collection, Cell or None, bands)] for every collection (or those given)."""
     result = []
-    for collection in Collection.objects.order_by("name"):
+    for collection in (collections if collections is not None else Collection.objects.all()).order_by("name"):
         bands = by_band(standing_decisions().filter(pair__image_a__collection=collection))
         result.append((collection, suggest(bands, target, min_decisions), bands))
     return result

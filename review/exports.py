@@ -42,8 +42,9 @@ def _pair_key(decision):
     return frozenset((decision.pair.image_a.record_id, decision.pair.image_b.record_id))
 
 
-def mapping_rows(collection=None):
-    """Every superseded record → its master, and every related link, with who decided and when."""
+def mapping_rows(collection=None, visible=None):
+    """Every superseded record → its master, and every related link, with who decided and when.
+    visible: ids of the collections the reader may see (catalogue.access), None for all."""
     records = CatalogueRecord.objects.filter(status=CatalogueRecord.Status.SUPERSEDED).select_related(
         "master", "collection"
     )
@@ -55,6 +56,12 @@ def mapping_rows(collection=None):
         records = records.filter(collection=collection)
         links = links.filter(record_a__collection=collection)
         decisions = decisions.filter(pair__image_a__collection=collection)
+    if visible is not None:
+        records = records.filter(collection__in=visible, master__collection__in=visible)
+        links = links.filter(record_a__collection__in=visible, record_b__collection__in=visible)
+        decisions = decisions.filter(
+            pair__image_a__collection__in=visible, pair__image_b__collection__in=visible
+        )
     decided = {}
     for decision in decisions.select_related("actor", "pair__image_a", "pair__image_b").order_by("sequence"):
         decided[_pair_key(decision)] = decision
@@ -80,7 +87,7 @@ def _mapping_row(record, relation, target, decision):
     }
 
 
-def exact_duplicate_rows(collection=None):
+def exact_duplicate_rows(collection=None, visible=None):
     """Standing duplicate decisions on byte- or pixel-identical pairs: the same item scanned twice."""
     decisions = standing(Decision.objects.filter(kind=Decision.Kind.DUPLICATE, pending=False)).select_related(
         "actor",
@@ -91,6 +98,10 @@ def exact_duplicate_rows(collection=None):
     )
     if collection is not None:
         decisions = decisions.filter(pair__image_a__collection=collection)
+    if visible is not None:
+        decisions = decisions.filter(
+            pair__image_a__collection__in=visible, pair__image_b__collection__in=visible
+        )
     for decision in decisions.order_by("pair__image_a__collection__name", "sequence").iterator(
         chunk_size=1000
     ):

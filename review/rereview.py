@@ -102,10 +102,15 @@ class ReReviewItem(models.Model):
         self.refresh_from_db()
 
 
-def candidates(cataloguer=None, collection=None, start=None, end=None):
+def candidates(cataloguer=None, collection=None, start=None, end=None, visible=None):
+    """visible: ids of the collections the sample may come from (catalogue.access), None for all."""
     decisions = supervision.standing(
         Decision.objects.filter(automatic=False, kind__in=VERDICTS, pair__isnull=False)
     )
+    if visible is not None:
+        decisions = decisions.filter(
+            pair__image_a__collection__in=visible, pair__image_b__collection__in=visible
+        )
     if cataloguer is not None:
         decisions = decisions.filter(actor=cataloguer)
     if collection is not None:
@@ -117,9 +122,11 @@ def candidates(cataloguer=None, collection=None, start=None, end=None):
     return decisions
 
 
-def draw(supervisor, size, *, cataloguer=None, collection=None, start=None, end=None, rng=random):
+def draw(
+    supervisor, size, *, cataloguer=None, collection=None, start=None, end=None, visible=None, rng=random
+):
     """A new sample of up to size decisions, chosen uniformly among those matching the filters."""
-    pks = list(candidates(cataloguer, collection, start, end).values_list("pk", flat=True))
+    pks = list(candidates(cataloguer, collection, start, end, visible).values_list("pk", flat=True))
     chosen = sorted(rng.sample(pks, min(size, len(pks), MAX_SAMPLE)))
     filters = {
         "cataloguer": cataloguer.get_username() if cataloguer else None,

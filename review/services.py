@@ -11,6 +11,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from catalogue import access
 from catalogue.models import CatalogueRecord, RecordLink
 from dedup.models import CandidatePair
 
@@ -289,10 +290,15 @@ def filtered(items, filters):
     return items.filter(band_q(filters.get("band")))
 
 
+def visible_items(user):
+    """The review items of pairs whose two collections user may see."""
+    return access.only_visible(ReviewItem.objects.all(), user, "collection", "pair__image_b__collection")
+
+
 def available(user, filters, now=None, escalated=False):
     now = now or timezone.now()
     status = ReviewItem.Status.ESCALATED if escalated else ReviewItem.Status.OPEN
-    items = ReviewItem.objects.filter(status=status).filter(_free(user, now))
+    items = visible_items(user).filter(status=status).filter(_free(user, now))
     items = items.exclude(skipped_by=user, skipped_at__gt=now - SKIP_COOLDOWN)
     return filtered(items, filters)
 

@@ -10,6 +10,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from catalogue import access
 from catalogue.files import serve_stored
 from catalogue.models import Collection
 from catalogue.roles import REVIEW, SUPERVISE, VIEW, permission_required
@@ -92,6 +93,7 @@ def _get_item_for_user(request, pk):
         ),
         pk=pk,
     )
+    access.require(request.user, item.pair.image_a.collection_id, item.pair.image_b.collection_id)
     return item
 
 
@@ -105,7 +107,7 @@ def queue(request):
     filters = _filters(request.GET)
     escalated = _escalated_allowed(request, filters)
     status = ReviewItem.Status.ESCALATED if escalated else ReviewItem.Status.OPEN
-    waiting = ReviewItem.objects.filter(status=status)
+    waiting = services.visible_items(request.user).filter(status=status)
     chosen = services.filtered(waiting, filters)
     by_collection = dict(waiting.values_list("collection").annotate(n=Count("pk")).order_by())
     collections = Collection.objects.filter(pk__in=by_collection).only("pk", "name")
@@ -117,7 +119,8 @@ def queue(request):
     by_band = {key: bands[key] for key in services.SCORE_BANDS}
     unfiltered = not any(filters.get(name) for name in ("collection", "relation", "band"))
     by_status = dict(
-        ReviewItem.objects.filter(status__in=[ReviewItem.Status.ESCALATED, ReviewItem.Status.PENDING])
+        services.visible_items(request.user)
+        .filter(status__in=[ReviewItem.Status.ESCALATED, ReviewItem.Status.PENDING])
         .values_list("status")
         .annotate(n=Count("pk"))
         .order_by()
@@ -190,7 +193,15 @@ def claim(request, pk):
 def decide(request, pk):
     # Only the item's id and group are needed here: the service reads (and locks) what it decides on,
     # so the item screen's ten-table join is not paid twice.
-    item = get_object_or_404(ReviewItem.objects.only("pk", "group_id"), pk=pk)
+    found = (
+        ReviewItem.objects.filter(pk=pk)
+        .values_list("group_id", "pair__image_a__collection_id", "pair__image_b__collection_id")
+        .first()
+    )
+    if found is None:
+        raise Http404
+    item = ReviewItem(pk=pk, group_id=found[0])
+    access.require(request.user, *found[1:])
     filters = _filters(request.POST)
     choice = CHOICES.get(request.POST.get("decision", ""))
     if choice is None:
@@ -249,7 +260,13 @@ def undo(request):
 @permission_required(VIEW)
 def image_derivative(request, pk, size):
     """A preview or thumbnail, for signed-in viewers only; originals never go through here."""
-    fingerprint = get_object_or_404(Fingerprint.objects.only("preview_key", "thumbnail_key"), image_id=pk)
+    fingerprint = get_object_or_404(
+        Fingerprint.objects.only("preview_key", "thumbnail_key", "image__collection_id").select_related(
+            "image"
+        ),
+        image_id=pk,
+    )
+    access.require(request.user, fingerprint.image.collection_id)
     key = fingerprint.preview_key if size == "preview" else fingerprint.thumbnail_key
     if not key:
         raise Http404
@@ -335,13 +352,13 @@ def _signals(pair, thresholds):
     return rows
 
 
-def _group_strip(item, pair):
-    """For a group of more than two: every member with its thumbnail and the item that compares it
-    with the group's master."""
+def _group_strip(request, item, pair):
+    """For a group of more than two: every member the user may see, with its thumbnail and the item
+    that compares it with the group's master."""
     group = pair.group
     if group is None:
         return None
-    members = list(group.members.select_related("record").order_by("pk"))
+    members = list(access.only_visible(group.members.select_related("record"), request.user).order_by("pk"))
     if len(members) <= 2:
         return None
     items = {
@@ -398,7 +415,7 @@ def _item_context(request, item, filters):
         "signals": _signals(pair, suggestion["thresholds"]),
         "rows": _metadata_rows(left, right),
         "merge": merge,
-        "strip": _group_strip(item, pair),
+        "strip": _group_strip(request, item, pair),
         "decisions": list(pair.decisions.select_related("actor").order_by("created_at", "pk")),
         "can_decide": can_decide,
         "proposal": item.decision if item.status == ReviewItem.Status.PENDING else None,

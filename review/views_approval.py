@@ -7,10 +7,12 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from catalogue import access
 from catalogue.models import Collection
 from catalogue.roles import SUPERVISE, permission_required
 
 from . import approval
+from .models import Decision
 
 PAGE_SIZE = 50
 
@@ -18,14 +20,20 @@ PAGE_SIZE = 50
 @permission_required(SUPERVISE)
 def approvals(request):
     collection = None
+    collections = access.only_visible(Collection.objects.all(), request.user, "pk")
     if request.GET.get("collection", "").isdigit():
-        collection = get_object_or_404(Collection, pk=request.GET["collection"])
-    proposals = approval.waiting_list(collection)
+        collection = get_object_or_404(collections, pk=request.GET["collection"])
+    proposals = access.only_visible(
+        approval.waiting_list(collection),
+        request.user,
+        "pair__image_a__collection",
+        "pair__image_b__collection",
+    )
     page = Paginator(proposals, PAGE_SIZE).get_page(request.GET.get("page"))
     context = {
         "page": page,
         "collection": collection,
-        "collections": Collection.objects.order_by("name").only("pk", "name"),
+        "collections": collections.order_by("name").only("pk", "name"),
         "rules": approval.RULES,
     }
     return render(request, "review/supervisor/approvals.html", context)
@@ -39,6 +47,10 @@ def _back(request):
 
 
 def _act(request, pk, action, done):
+    pair = get_object_or_404(
+        Decision.objects.values_list("pair__image_a__collection_id", "pair__image_b__collection_id"), pk=pk
+    )
+    access.require(request.user, *pair)
     try:
         decision = action(pk, request.user, comment=request.POST.get("comment", "").strip())
     except approval.ApprovalError as exc:

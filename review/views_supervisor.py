@@ -24,6 +24,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from catalogue import access
 from catalogue.models import Collection
 from catalogue.roles import REVIEW, SUPERVISE, permission_required
 
@@ -124,9 +125,20 @@ def _day_start(day):
     return timezone.make_aware(datetime.combine(day, time.min))
 
 
+def _visible_decisions(user):
+    return access.only_visible(
+        Decision.objects.all(), user, "pair__image_a__collection", "pair__image_b__collection"
+    )
+
+
+def _visible_collections(user):
+    return access.only_visible(Collection.objects.all(), user, "pk")
+
+
 def _filtered(request):
     form = DecisionFilter(request.GET or None)
-    decisions = Decision.objects.all()
+    form.fields["collection"].queryset = _visible_collections(request.user)
+    decisions = _visible_decisions(request.user)
     if form.is_bound:
         decisions = form.apply(decisions)
     return form, decisions
@@ -135,7 +147,7 @@ def _filtered(request):
 def _get_decision_for_supervisor(request, pk):
     if not request.user.has_perm(SUPERVISE):  # views are guarded already; this keeps the helper honest
         raise PermissionDenied
-    return get_object_or_404(Decision, pk=pk)
+    return get_object_or_404(_visible_decisions(request.user), pk=pk)
 
 
 @permission_required(SUPERVISE)
@@ -252,7 +264,7 @@ class _Capture:
 
 def _collection(request):
     pk = request.GET.get("collection", "")
-    return get_object_or_404(Collection, pk=pk) if pk.isdigit() else None
+    return get_object_or_404(_visible_collections(request.user), pk=pk) if pk.isdigit() else None
 
 
 class _Echo:
@@ -283,13 +295,13 @@ def _with_header(header, lines):
 
 @permission_required(SUPERVISE)
 def export_mapping(request):
-    rows = exports.mapping_rows(_collection(request))
+    rows = exports.mapping_rows(_collection(request), visible=access.visible_ids(request.user))
     return _table(rows, exports.MAPPING_FIELDS, "mastercopy-mapping", request.GET.get("format"))
 
 
 @permission_required(SUPERVISE)
 def export_exact(request):
-    rows = exports.exact_duplicate_rows(_collection(request))
+    rows = exports.exact_duplicate_rows(_collection(request), visible=access.visible_ids(request.user))
     return _table(rows, exports.EXACT_FIELDS, "mastercopy-exact-duplicates", request.GET.get("format"))
 
 
@@ -303,7 +315,9 @@ def export_premis(request):
 
 @permission_required(SUPERVISE)
 def exports_page(request):
-    return render(request, "review/supervisor/exports.html", {"collections": Collection.objects.all()})
+    return render(
+        request, "review/supervisor/exports.html", {"collections": _visible_collections(request.user)}
+    )
 
 
 # Calibration: supervisors read it; applying a suggestion is an administrator's recorded policy change.
@@ -336,20 +350,26 @@ def calibration_page(request):
         raise PermissionDenied
     form = CalibrationForm(request.GET or None)
     target, min_decisions = form.values()
+    standing = access.only_visible(
+        calibration.standing_decisions(),
+        request.user,
+        "pair__image_a__collection",
+        "pair__image_b__collection",
+    )
     context = {
         "form": form,
         "target": target,
         "min_decisions": min_decisions,
-        "bands": calibration.by_band(),
-        "relations": calibration.by_relation(),
-        "suggestions": calibration.suggestions(target, min_decisions),
+        "bands": calibration.by_band(standing),
+        "relations": calibration.by_relation(standing),
+        "suggestions": calibration.suggestions(target, min_decisions, _visible_collections(request.user)),
         "may_apply": request.user.has_perm(CHANGE_POLICY),
         "auto": [
             (
                 collection,
                 [(relation, rows, calibration.lowest_eligible(rows)) for relation, rows in table.items()],
             )
-            for collection in Collection.objects.order_by("name")
+            for collection in _visible_collections(request.user).order_by("name")
             for table in [calibration.auto_table(collection)]
         ],
         "auto_min_decisions": settings.MASTERCOPY_AUTO_MIN_DECISIONS,
@@ -362,7 +382,7 @@ def calibration_page(request):
 def calibration_auto(request, pk):
     """Switch automatic settling of one relation on (from a score the evidence allows, checked again
     here) or off, as an administrator's recorded policy change."""
-    collection = get_object_or_404(Collection, pk=pk)
+    collection = get_object_or_404(_visible_collections(request.user), pk=pk)
     relation = request.POST.get("relation", "")
     try:
         if request.POST.get("action") == "disable":
@@ -390,7 +410,7 @@ def calibration_auto(request, pk):
 def calibration_apply(request, pk):
     """Apply the suggestion as it stands now: recomputed here, and refused if it moved since the page
     was drawn, so the administrator applies exactly the evidence they saw."""
-    collection = get_object_or_404(Collection, pk=pk)
+    collection = get_object_or_404(_visible_collections(request.user), pk=pk)
     form = CalibrationForm(request.POST)
     target, min_decisions = form.values()
     bands = calibration.by_band(calibration.standing_decisions().filter(pair__image_a__collection=collection))
@@ -455,12 +475,16 @@ def _get_rereview_item_for_user(request, pk):
     )
     if not item.may_decide(request.user):
         raise PermissionDenied
+    pair = item.decision.pair
+    access.require(request.user, pair.image_a.collection_id, pair.image_b.collection_id)
     return item
 
 
 @permission_required(SUPERVISE)
 def rereview_samples(request):
-    context = {"samples": rereview.ReReview.objects.select_related("created_by"), "form": DrawForm()}
+    form = DrawForm()
+    form.fields["collection"].queryset = _visible_collections(request.user)
+    context = {"samples": rereview.ReReview.objects.select_related("created_by"), "form": form}
     return render(request, "review/supervisor/rereview_samples.html", context)
 
 
@@ -468,6 +492,7 @@ def rereview_samples(request):
 @permission_required(SUPERVISE)
 def rereview_draw(request):
     form = DrawForm(request.POST)
+    form.fields["collection"].queryset = _visible_collections(request.user)
     if not form.is_valid():
         messages.error(request, _("The sample was not drawn: %(errors)s") % {"errors": form.errors.as_text()})
         return redirect("review-rereview-samples")
@@ -479,6 +504,7 @@ def rereview_draw(request):
         collection=data["collection"],
         start=_day_start(data["start"]) if data["start"] else None,
         end=_day_start(data["end"] + timedelta(days=1)) if data["end"] else None,
+        visible=access.visible_ids(request.user),
     )
     messages.success(request, _("%(n)s decision(s) drawn for re-review.") % {"n": sample.items.count()})
     return redirect(sample)
