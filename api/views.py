@@ -66,6 +66,14 @@ def _query(serializer_class, request):
     return query.validated_data
 
 
+def _visible(view, queryset, *fields):
+    """queryset limited to the collections the requesting user may see (catalogue.access); the schema
+    generator, which has no user, gets it whole (it only reads the model from it)."""
+    if getattr(view, "swagger_fake_view", False) or view.request is None:
+        return queryset
+    return access.only_visible(queryset, view.request.user, *fields)
+
+
 def _count(model, field):
     """A per-row count as a subquery: two joined counts in one query would multiply each other."""
     rows = model.objects.filter(**{field: OuterRef("pk")}).order_by().values(field)
@@ -105,7 +113,7 @@ class CollectionViewSet(
 
     def get_queryset(self):
         return (
-            access.only_visible(Collection.objects.all(), self.request.user, "pk")
+            _visible(self, Collection.objects.all(), "pk")
             .annotate(
                 image_count=_count(ImageFile, "collection"),
                 record_count=_count(CatalogueRecord, "collection"),
@@ -152,7 +160,7 @@ class RecordViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, GenericVie
     serializer_class = s.RecordSerializer
 
     def get_queryset(self):
-        records = access.only_visible(CatalogueRecord.objects.all(), self.request.user)
+        records = _visible(self, CatalogueRecord.objects.all())
         records = records.select_related("master").order_by("pk")
         if self.action == "retrieve":
             return records.prefetch_related("images")
@@ -190,7 +198,7 @@ class ImageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, GenericView
     serializer_class = s.ImageSerializer
 
     def get_queryset(self):
-        images = access.only_visible(ImageFile.objects.all(), self.request.user).order_by("pk")
+        images = _visible(self, ImageFile.objects.all()).order_by("pk")
         if self.action != "list":
             return images
         query = _query(s.ImageQuery, self.request)
@@ -245,7 +253,7 @@ class ImportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, GenericVie
     serializer_class = s.ImportSerializer
 
     def get_queryset(self):
-        batches = access.only_visible(ImportBatch.objects.all(), self.request.user)
+        batches = _visible(self, ImportBatch.objects.all())
         batches = batches.select_related("created_by").order_by("-started_at", "-pk")
         if self.action != "list":
             return batches
@@ -292,9 +300,7 @@ class PairViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, GenericViewS
 
     def get_queryset(self):
         pairs = (
-            access.only_visible(
-                CandidatePair.objects.all(), self.request.user, "image_a__collection", "image_b__collection"
-            )
+            _visible(self, CandidatePair.objects.all(), "image_a__collection", "image_b__collection")
             .select_related("image_a__record", "image_b__record", "review_item__leased_by")
             .order_by("pk")
         )
@@ -338,7 +344,7 @@ class GroupViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, GenericView
 
     def get_queryset(self):
         groups = (
-            access.only_visible(CandidateGroup.objects.all(), self.request.user, "master__collection")
+            _visible(self, CandidateGroup.objects.all(), "master__collection")
             .prefetch_related(
                 Prefetch("members", ImageFile.objects.only("pk")),
                 Prefetch("pairs", CandidatePair.objects.only("pk", "group_id")),
@@ -391,9 +397,7 @@ class DecisionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, GenericV
         decisions = Decision.objects.select_related("actor").order_by("-sequence", "-pk")
         if getattr(self, "swagger_fake_view", False):  # the schema generator has no user
             return decisions.none()
-        decisions = access.only_visible(
-            decisions, user, "pair__image_a__collection", "pair__image_b__collection"
-        )
+        decisions = _visible(self, decisions, "pair__image_a__collection", "pair__image_b__collection")
         if not user.has_perm(SUPERVISE):
             decisions = decisions.filter(actor=user)
         if self.action != "list":
