@@ -167,7 +167,7 @@ def revert_period(cataloguer, start, end, supervisor, reason=""):
 
 def cataloguer_figures(decisions):
     """Per person: decisions, their mix, escalations, decisions per active hour, overturn rate (share of
-    their decisions later undone, reverted or declined). A proposal that waited for approval counts as
+    their decisions later undone, reverted or declined), and agreement with sample re-review. A proposal that waited for approval counts as
     its proposer's decision; the supervisor's approval that applied it is not counted again."""
     rows = (
         decisions.filter(automatic=False, actor__isnull=False, approves__isnull=True)
@@ -183,9 +183,11 @@ def cataloguer_figures(decisions):
             person["hours"].add(created.replace(minute=0, second=0, microsecond=0))
         if correction:
             person["overturned"].add(pk)
+    rereviewed = _rereview_agreement(decisions)
     figures = []
     for (actor, name), person in sorted(people.items(), key=lambda item: item[0][1]):
         total = sum(person["kinds"].values())
+        answered, agreed = rereviewed.get(actor, (0, 0))
         figures.append(
             {
                 "actor": actor,
@@ -197,9 +199,24 @@ def cataloguer_figures(decisions):
                 "per_hour": round(total / max(len(person["hours"]), 1), 1),
                 "overturned": len(person["overturned"]),
                 "overturn_rate": round(len(person["overturned"]) / total, 3) if total else 0.0,
+                "rereviewed": answered,
+                "agreement": round(agreed / answered, 3) if answered else None,
             }
         )
     return figures
+
+
+def _rereview_agreement(decisions):
+    """{actor id: (re-reviewed, agreed)}: how often a blind second look reached the same verdict as the
+    person's decisions among these."""
+    from .rereview import ReReviewItem  # the re-review models build on this module
+
+    counts = defaultdict(lambda: [0, 0])
+    answered = ReReviewItem.objects.exclude(kind="").filter(decision__in=decisions.values("pk"))
+    for actor, kind, first in answered.values_list("decision__actor_id", "kind", "decision__kind"):
+        counts[actor][0] += 1
+        counts[actor][1] += kind == first
+    return {actor: tuple(pair) for actor, pair in counts.items()}
 
 
 def chart_data(decisions):

@@ -110,6 +110,11 @@ def test_disagreements_are_listed_side_by_side_with_the_agreement_rate(client_fo
     assert (disagreement.decision.kind, disagreement.kind) == ("duplicate", "related")
     assert disagreement.reviewer == personas["supervisor"]
     assert 'id="agreement-rate">75%' in response.content.decode()
+    # The cataloguers' figures carry the same agreement, per person.
+    figures = client.get(reverse("review-supervisor-figures"))
+    (person,) = [p for p in figures.context["figures"] if p["name"] == "cataloguer"]
+    assert (person["rereviewed"], person["agreement"]) == (4, 0.75)
+    assert '<td class="num agreement">75%</td>' in figures.content.decode()
 
 
 def test_an_item_is_re_reviewed_once(client_for, decided, colleague, client):
