@@ -167,8 +167,9 @@ def revert_period(cataloguer, start, end, supervisor, reason=""):
 
 def cataloguer_figures(decisions):
     """Per person: decisions, their mix, escalations, decisions per active hour, overturn rate (share of
-    their decisions later undone, reverted or declined), and agreement with sample re-review. A proposal that waited for approval counts as
-    its proposer's decision; the supervisor's approval that applied it is not counted again."""
+    their decisions later undone, reverted or declined), and agreement with sample re-review. A
+    proposal that waited for approval counts as its proposer's decision; the supervisor's approval that
+    applied it is not counted again."""
     rows = (
         decisions.filter(automatic=False, actor__isnull=False, approves__isnull=True)
         .exclude(kind__in=[Decision.Kind.UNDO, Decision.Kind.REVERT, Decision.Kind.DECLINE])
