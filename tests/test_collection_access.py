@@ -93,6 +93,8 @@ def test_the_api_hides_it_too(client, partner, personas):
 
 def test_members_and_superusers_see_it(partner, django_user_model):
     member = login(partner["member"])
+    page = member.get(partner["collection"].get_absolute_url()).content.decode()
+    assert '<dd id="visible-to">Partner staff</dd>' in page
     for url in hidden_urls(partner):
         if "/api/" not in url:
             assert member.get(url).status_code == 200, url
