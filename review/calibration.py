@@ -50,11 +50,16 @@ def standing_decisions():
     )
 
 
+def _with_band(decisions):
+    """The decisions annotated with their pair's score band (0 … BANDS - 1)."""
+    return decisions.annotate(
+        band=Least(Cast(Floor(F("pair__score") * BANDS), IntegerField()), Value(BANDS - 1))
+    )
+
+
 def _counts(decisions, *fields):
     return (
-        decisions.annotate(
-            band=Least(Cast(Floor(F("pair__score") * BANDS), IntegerField()), Value(BANDS - 1))
-        )
+        _with_band(decisions)
         .values("band", *fields)
         .annotate(total=Count("pk"), positive=Count("pk", filter=Q(kind__in=POSITIVE)))
         .order_by()
@@ -128,7 +133,6 @@ def apply(collection, min_score, actor):
 # Switched on per collection and relation from a score upwards, only while the band from that score up
 # holds at least MASTERCOPY_AUTO_MIN_DECISIONS standing human "duplicate" decisions and no rejection:
 # no standing related/not-related decision, and no duplicate decision reverted or proposal declined.
-EXACT = ("identical", "pixel-identical")  # settled automatically by the exact-copy rule already
 OVERTURNS = (Decision.Kind.REVERT, Decision.Kind.DECLINE)
 
 
@@ -150,14 +154,7 @@ def _in_collection(decisions, collection):
 
 
 def _band(decisions, relation_field):
-    rows = (
-        decisions.annotate(
-            band=Least(Cast(Floor(F("pair__score") * BANDS), IntegerField()), Value(BANDS - 1))
-        )
-        .values_list(relation_field, "band")
-        .annotate(n=Count("pk"))
-        .order_by()
-    )
+    rows = _with_band(decisions).values_list(relation_field, "band").annotate(n=Count("pk")).order_by()
     return {(relation, int(max(band or 0, 0))): n for relation, band, n in rows}
 
 
@@ -168,7 +165,7 @@ def counts_as_duplicate(relation, current):
     return (
         bool(labels)
         and all(label in current["duplicate_relations"] for label in labels)
-        and not all(label in EXACT for label in labels)
+        and not all(label in supervision.EXACT_RELATIONS for label in labels)
     )
 
 
@@ -240,7 +237,8 @@ def enable_auto(collection, relation, low, actor):
     """Switch automatic settling on for relation from score low, if the evidence allows it now."""
     rows = auto_table(collection).get(relation)
     row = next((r for r in rows or () if f"{r.low:.1f}" == f"{low:.1f}"), None)
-    if row is None or not row.eligible or any(r.rejections for r in rows if r.low >= row.low):
+    # Counts are cumulative from the top band down: no rejection here means none above either.
+    if row is None or not row.eligible:
         raise CalibrationError(
             _("The evidence does not allow automatic settling of %(relation)s from %(score)s.")
             % {"relation": relation, "score": f"{low:.1f}"}
