@@ -45,15 +45,22 @@ class TierResult:
     priority: float
 
 
+def rights_differences(rights, credit_lines, owners):
+    """Which of the two records' rights/licence, credit lines and collection owners differ (each a
+    pair of values): the reasons superseding one record by the other needs a person."""
+    reasons = []
+    if differ(rights):
+        reasons.append("the records' rights/licence differ")
+    if differ(credit_lines):
+        reasons.append("the records' credit lines differ")
+    if differ(owners):
+        reasons.append("the collections belong to different owners")
+    return reasons
+
+
 def guardrails(facts):
     """Why an exact copy must still go to a person, if it must."""
-    reasons = []
-    if differ(facts.rights):
-        reasons.append("the records' rights/licence differ")
-    if differ(facts.credit_lines):
-        reasons.append("the records' credit lines differ")
-    if differ(facts.owners):
-        reasons.append("the collections belong to different owners")
+    reasons = rights_differences(facts.rights, facts.credit_lines, facts.owners)
     if not all(facts.auto_settle):
         reasons.append("automatic settling is switched off for this collection")
     return reasons

@@ -24,7 +24,7 @@ from django.utils.translation import gettext as _
 from catalogue.models import CatalogueRecord
 from catalogue.roles import SUPERVISE
 from dedup import policy
-from dedup.tiers import differ
+from dedup.tiers import rights_differences
 
 from . import services
 from .models import Decision, ReviewItem, lock_chain
@@ -45,10 +45,12 @@ def experience(user):
 
 
 def _rights_differ(a, b):
-    return (
-        differ((a.rights, b.rights))
-        or differ((a.credit_line, b.credit_line))
-        or differ((a.collection.institution, b.collection.institution))
+    return bool(
+        rights_differences(
+            (a.rights, b.rights),
+            (a.credit_line, b.credit_line),
+            (a.collection.institution, b.collection.institution),
+        )
     )
 
 
@@ -137,6 +139,13 @@ def _locked_proposal(pk, supervisor):
     return proposal, item
 
 
+def _proposal_words(proposal):
+    return {
+        "kind": proposal.get_kind_display(),
+        "user": proposal.actor.get_username() if proposal.actor else "—",
+    }
+
+
 @transaction.atomic
 def approve(pk, supervisor, comment=""):
     """Apply a waiting proposal as its proposer chose it; returns the applied Decision. Refused if the
@@ -148,10 +157,7 @@ def approve(pk, supervisor, comment=""):
         raise ApprovalError(
             _("Cannot approve: %(why)s. Decline it, or decide the pair anew.") % {"why": conflict}
         )
-    reason = _("approves %(kind)s proposed by %(user)s") % {
-        "kind": proposal.get_kind_display(),
-        "user": proposal.actor.get_username() if proposal.actor else "—",
-    }
+    reason = _("approves %(kind)s proposed by %(user)s") % _proposal_words(proposal)
     if proposal.kind == Decision.Kind.DUPLICATE:
         master = CatalogueRecord.objects.get(pk=proposal.master_id)
         decision = services.decide_duplicate(
@@ -182,13 +188,7 @@ def decline(pk, supervisor, comment=""):
         actor=supervisor,
         corrects=proposal,
         comment=comment,
-        reason=(
-            _("declines %(kind)s proposed by %(user)s")
-            % {
-                "kind": proposal.get_kind_display(),
-                "user": proposal.actor.get_username() if proposal.actor else "—",
-            }
-        )[:500],
+        reason=(_("declines %(kind)s proposed by %(user)s") % _proposal_words(proposal))[:500],
         evidence={"proposal": proposal.pk},
         before=services._states(a, b),
         after=services._states(a, b),
