@@ -300,7 +300,7 @@ class PairViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, GenericViewS
 
     def get_queryset(self):
         pairs = (
-            _visible(self, CandidatePair.objects.all(), "image_a__collection", "image_b__collection")
+            _visible(self, CandidatePair.objects.all(), *access.PAIR_COLLECTIONS)
             .select_related("image_a__record", "image_b__record", "review_item__leased_by")
             .order_by("pk")
         )
@@ -397,7 +397,7 @@ class DecisionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, GenericV
         decisions = Decision.objects.select_related("actor").order_by("-sequence", "-pk")
         if getattr(self, "swagger_fake_view", False):  # the schema generator has no user
             return decisions.none()
-        decisions = _visible(self, decisions, "pair__image_a__collection", "pair__image_b__collection")
+        decisions = _visible(self, decisions, *access.DECISION_COLLECTIONS)
         if not user.has_perm(SUPERVISE):
             decisions = decisions.filter(actor=user)
         if self.action != "list":

@@ -9,6 +9,9 @@ from django.http import Http404
 from .models import Collection
 
 _CACHE = "_mastercopy_visible_collections"
+# Where a pair's collections are, and a decision's (through its pair): both sides must be visible.
+PAIR_COLLECTIONS = ("image_a__collection", "image_b__collection")
+DECISION_COLLECTIONS = tuple(f"pair__{field}" for field in PAIR_COLLECTIONS)
 
 
 def visible_ids(user):
@@ -35,6 +38,10 @@ def only_visible(queryset, user, *fields):
     for field in fields or ("collection",):
         queryset = queryset.filter(**{f"{field}__in": ids})
     return queryset
+
+
+def visible_collections(user):
+    return only_visible(Collection.objects.all(), user, "pk")
 
 
 def may_see(user, *collection_ids):

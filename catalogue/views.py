@@ -52,7 +52,7 @@ def _get_collection(request, pk):
 
 @permission_required(VIEW)
 def collection_list(request):
-    collections = access.only_visible(Collection.objects.all(), request.user, "pk").annotate(
+    collections = access.visible_collections(request.user).annotate(
         image_count=Count("images"),
         record_count=Count("records", distinct=True),
     )
@@ -255,9 +255,7 @@ def record_detail(request, pk):
     access.require(request.user, record.collection_id)
     # The decisions behind this record's links: who made it master, superseded or related, and when.
     decisions = (
-        access.only_visible(
-            Decision.objects.all(), request.user, "pair__image_a__collection", "pair__image_b__collection"
-        )
+        access.only_visible(Decision.objects.all(), request.user, *access.DECISION_COLLECTIONS)
         .filter(
             Q(master=record)
             | Q(superseded=record)

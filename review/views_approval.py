@@ -8,7 +8,6 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from catalogue import access
-from catalogue.models import Collection
 from catalogue.roles import SUPERVISE, permission_required
 
 from . import approval
@@ -20,14 +19,11 @@ PAGE_SIZE = 50
 @permission_required(SUPERVISE)
 def approvals(request):
     collection = None
-    collections = access.only_visible(Collection.objects.all(), request.user, "pk")
+    collections = access.visible_collections(request.user)
     if request.GET.get("collection", "").isdigit():
         collection = get_object_or_404(collections, pk=request.GET["collection"])
     proposals = access.only_visible(
-        approval.waiting_list(collection),
-        request.user,
-        "pair__image_a__collection",
-        "pair__image_b__collection",
+        approval.waiting_list(collection), request.user, *access.DECISION_COLLECTIONS
     )
     page = Paginator(proposals, PAGE_SIZE).get_page(request.GET.get("page"))
     context = {

@@ -126,18 +126,12 @@ def _day_start(day):
 
 
 def _visible_decisions(user):
-    return access.only_visible(
-        Decision.objects.all(), user, "pair__image_a__collection", "pair__image_b__collection"
-    )
-
-
-def _visible_collections(user):
-    return access.only_visible(Collection.objects.all(), user, "pk")
+    return access.only_visible(Decision.objects.all(), user, *access.DECISION_COLLECTIONS)
 
 
 def _filtered(request):
     form = DecisionFilter(request.GET or None)
-    form.fields["collection"].queryset = _visible_collections(request.user)
+    form.fields["collection"].queryset = access.visible_collections(request.user)
     decisions = _visible_decisions(request.user)
     if form.is_bound:
         decisions = form.apply(decisions)
@@ -264,7 +258,7 @@ class _Capture:
 
 def _collection(request):
     pk = request.GET.get("collection", "")
-    return get_object_or_404(_visible_collections(request.user), pk=pk) if pk.isdigit() else None
+    return get_object_or_404(access.visible_collections(request.user), pk=pk) if pk.isdigit() else None
 
 
 class _Echo:
@@ -316,7 +310,7 @@ def export_premis(request):
 @permission_required(SUPERVISE)
 def exports_page(request):
     return render(
-        request, "review/supervisor/exports.html", {"collections": _visible_collections(request.user)}
+        request, "review/supervisor/exports.html", {"collections": access.visible_collections(request.user)}
     )
 
 
@@ -351,10 +345,7 @@ def calibration_page(request):
     form = CalibrationForm(request.GET or None)
     target, min_decisions = form.values()
     standing = access.only_visible(
-        calibration.standing_decisions(),
-        request.user,
-        "pair__image_a__collection",
-        "pair__image_b__collection",
+        calibration.standing_decisions(), request.user, *access.DECISION_COLLECTIONS
     )
     context = {
         "form": form,
@@ -362,14 +353,16 @@ def calibration_page(request):
         "min_decisions": min_decisions,
         "bands": calibration.by_band(standing),
         "relations": calibration.by_relation(standing),
-        "suggestions": calibration.suggestions(target, min_decisions, _visible_collections(request.user)),
+        "suggestions": calibration.suggestions(
+            target, min_decisions, access.visible_collections(request.user)
+        ),
         "may_apply": request.user.has_perm(CHANGE_POLICY),
         "auto": [
             (
                 collection,
                 [(relation, rows, calibration.lowest_eligible(rows)) for relation, rows in table.items()],
             )
-            for collection in _visible_collections(request.user).order_by("name")
+            for collection in access.visible_collections(request.user).order_by("name")
             for table in [calibration.auto_table(collection)]
         ],
         "auto_min_decisions": settings.MASTERCOPY_AUTO_MIN_DECISIONS,
@@ -382,7 +375,7 @@ def calibration_page(request):
 def calibration_auto(request, pk):
     """Switch automatic settling of one relation on (from a score the evidence allows, checked again
     here) or off, as an administrator's recorded policy change."""
-    collection = get_object_or_404(_visible_collections(request.user), pk=pk)
+    collection = get_object_or_404(access.visible_collections(request.user), pk=pk)
     relation = request.POST.get("relation", "")
     try:
         if request.POST.get("action") == "disable":
@@ -410,7 +403,7 @@ def calibration_auto(request, pk):
 def calibration_apply(request, pk):
     """Apply the suggestion as it stands now: recomputed here, and refused if it moved since the page
     was drawn, so the administrator applies exactly the evidence they saw."""
-    collection = get_object_or_404(_visible_collections(request.user), pk=pk)
+    collection = get_object_or_404(access.visible_collections(request.user), pk=pk)
     form = CalibrationForm(request.POST)
     target, min_decisions = form.values()
     bands = calibration.by_band(calibration.standing_decisions().filter(pair__image_a__collection=collection))
@@ -483,7 +476,7 @@ def _get_rereview_item_for_user(request, pk):
 @permission_required(SUPERVISE)
 def rereview_samples(request):
     form = DrawForm()
-    form.fields["collection"].queryset = _visible_collections(request.user)
+    form.fields["collection"].queryset = access.visible_collections(request.user)
     context = {"samples": rereview.ReReview.objects.select_related("created_by"), "form": form}
     return render(request, "review/supervisor/rereview_samples.html", context)
 
@@ -492,7 +485,7 @@ def rereview_samples(request):
 @permission_required(SUPERVISE)
 def rereview_draw(request):
     form = DrawForm(request.POST)
-    form.fields["collection"].queryset = _visible_collections(request.user)
+    form.fields["collection"].queryset = access.visible_collections(request.user)
     if not form.is_valid():
         messages.error(request, _("The sample was not drawn: %(errors)s") % {"errors": form.errors.as_text()})
         return redirect("review-rereview-samples")
