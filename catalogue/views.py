@@ -9,14 +9,13 @@ from django.db import transaction
 from django.db.models import BooleanField, Count, Exists, ExpressionWrapper, OuterRef, Q
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from dedup import policy as dedup_policy
 from dedup.fingerprinting import progress as _progress
+from mastercopy.redirects import redirect_back
 from review.models import Decision
 
 from . import access
@@ -333,9 +332,6 @@ def set_language(request):
     if request.user.is_authenticated:
         Profile.objects.update_or_create(user=request.user, defaults={"language": language})
         request.session[SESSION_KEY] = language
-    target = request.POST.get("next") or "/"
-    if not url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
-        target = reverse("catalogue-collections")
-    response = redirect(target)
+    response = redirect_back(request, "catalogue-collections")
     response.set_cookie(settings.LANGUAGE_COOKIE_NAME, language, samesite="Lax")
     return response

@@ -29,8 +29,6 @@ from dedup.tiers import rights_differences
 from . import services
 from .models import Decision, ReviewItem, lock_chain
 
-RULES = policy.APPROVAL_RULES
-
 
 class ApprovalError(services.ReviewError):
     """A refused approval or decline, said to the user."""

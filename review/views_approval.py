@@ -2,13 +2,13 @@
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.shortcuts import get_object_or_404, redirect, render
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.shortcuts import get_object_or_404, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from catalogue import access
 from catalogue.roles import SUPERVISE, permission_required
+from mastercopy.redirects import redirect_back
 
 from . import approval
 from .models import Decision
@@ -30,16 +30,8 @@ def approvals(request):
         "page": page,
         "collection": collection,
         "collections": collections.order_by("name").only("pk", "name"),
-        "rules": approval.RULES,
     }
     return render(request, "review/supervisor/approvals.html", context)
-
-
-def _back(request):
-    target = request.POST.get("next", "")
-    if target and url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
-        return redirect(target)
-    return redirect("review-approvals")
 
 
 def _act(request, pk, action, done):
@@ -53,7 +45,7 @@ def _act(request, pk, action, done):
         messages.error(request, str(exc))
     else:
         messages.success(request, done % {"pk": pk, "kind": decision.get_kind_display()})
-    return _back(request)
+    return redirect_back(request, "review-approvals")
 
 
 @require_POST

@@ -18,7 +18,6 @@ from django.core.paginator import Paginator
 from django.db.models import Exists, OuterRef, Q
 from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -27,6 +26,7 @@ from django.views.decorators.http import require_POST
 from catalogue import access
 from catalogue.models import Collection
 from catalogue.roles import REVIEW, SUPERVISE, permission_required
+from mastercopy.redirects import redirect_back
 
 from . import approval, calibration, exports, rereview, services, supervision
 from .models import Decision
@@ -190,7 +190,7 @@ def revert(request, pk):
             _("Decision %(pk)s reverted; %(n)s later decision(s) flagged for review.")
             % {"pk": decision.pk, "n": flagged},
         )
-    return redirect(request.POST.get("next") or reverse("review-supervisor-decisions"))
+    return redirect_back(request, "review-supervisor-decisions")
 
 
 @require_POST

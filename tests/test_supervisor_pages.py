@@ -213,3 +213,12 @@ def test_premis_export_parses_with_one_event_per_decision(client_for, decided):
 def test_the_audit_page_checks_the_chain(client_for, decided):
     page = client_for("supervisor").get(reverse("review-supervisor-audit"), {"verify": 1}).content.decode()
     assert "The chain is intact." in page
+
+
+def test_a_revert_never_redirects_off_site(client_for, decided):
+    decision = Decision.objects.filter(kind="related").get()
+    response = client_for("supervisor").post(
+        reverse("review-supervisor-revert", args=[decision.pk]), {"next": "https://evil.example/"}
+    )
+    assert response.status_code == 302 and response.url == reverse("review-supervisor-decisions")
+    assert decision.corrections.exists()
