@@ -73,6 +73,13 @@ def for_collection(collection):
     return policy
 
 
+def same_record(relation, rules):
+    """Every label of a verified relation ("resized+recompressed") is one the policy rules count as
+    the same record (its duplicate_relations)."""
+    labels = [label for label in relation.split("+") if label]
+    return bool(labels) and all(label in rules["duplicate_relations"] for label in labels)
+
+
 def pair_limits(collection_a, collection_b):
     """A pair across two collections must be within both collections' thresholds."""
     a, b = for_collection(collection_a)["thresholds"], for_collection(collection_b)["thresholds"]

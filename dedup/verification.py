@@ -104,8 +104,7 @@ def auto_from(policies, relation):
     scores = [p["auto_relations"].get(relation) for p in policies]
     if not relation or any(s is None for s in scores):
         return None
-    labels = relation.split("+")
-    if any(label not in p["duplicate_relations"] for p in policies for label in labels):
+    if not all(policy.same_record(relation, p) for p in policies):
         return None
     return max(float(s) for s in scores)
 

@@ -13,6 +13,7 @@ from django.db.models.functions import Cast, Floor, Least
 from django.utils.translation import gettext as _
 
 from catalogue.models import Collection, PolicyChange
+from dedup import policy
 
 from . import supervision
 from .models import Decision
@@ -161,19 +162,14 @@ def _band(decisions, relation_field):
 def counts_as_duplicate(relation, current):
     """A verified relation ("resized+recompressed") whose every label the collection counts as the same
     record, and that is not an exact copy (those are settled by the exact-copy rule already)."""
-    labels = [label for label in relation.split("+") if label]
-    return (
-        bool(labels)
-        and all(label in current["duplicate_relations"] for label in labels)
-        and not all(label in supervision.EXACT_RELATIONS for label in labels)
+    return policy.same_record(relation, current) and not set(relation.split("+")) <= set(
+        supervision.EXACT_RELATIONS
     )
 
 
 def auto_table(collection):
     """Per relation seen in the collection's decisions that it counts as a duplicate: for each score
     band's lower bound, the confirmations and rejections from that score up."""
-    from dedup import policy
-
     current = policy.for_collection(collection)
     ours = Decision.objects.filter(pair__isnull=False)
     ours = _in_collection(ours, collection)
@@ -257,8 +253,6 @@ def disable_auto(collection, relation, actor, reason=""):
 def suspend_on_rejection(decision):
     """A rejection in a band settled automatically switches that relation's automatic settling off in
     the pair's collections, recorded as the system's policy change. Called for every new decision."""
-    from dedup import policy
-
     rejecting = decision.kind in (Decision.Kind.RELATED, Decision.Kind.DISTINCT) and not decision.pending
     overturning = (
         decision.kind in OVERTURNS

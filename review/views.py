@@ -329,8 +329,7 @@ def _suggestion(pair):
     a, b = pair.image_a, pair.image_b
     rules = policy.for_collection(a.record.collection)
     ranked, reason = policy.rank_images([a, b], rules["keep_best"])
-    labels = [label for label in pair.relation.split("+") if label]
-    duplicate = bool(labels) and all(label in rules["duplicate_relations"] for label in labels)
+    duplicate = policy.same_record(pair.relation, rules)
     return {
         "side": "left" if ranked[0].pk == a.pk else "right",
         "reason": reason,
