@@ -173,9 +173,7 @@ class RecordViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, GenericVie
             records = records.filter(catalogue_number=query["catalogue_number"])
         if query.get("q"):
             text = query["q"]
-            records = records.filter(
-                Q(catalogue_number__icontains=text) | Q(title__icontains=text) | Q(creator__icontains=text)
-            )
+            records = records.filter(CatalogueRecord.matching(text))
         return records
 
     def get_serializer_class(self):

@@ -83,6 +83,15 @@ class CatalogueRecord(models.Model):
     def get_absolute_url(self):
         return reverse("catalogue-record", args=[self.pk])
 
+    @staticmethod
+    def matching(text):
+        """The search condition: text in the catalogue number, title or creator (any case)."""
+        return (
+            models.Q(catalogue_number__icontains=text)
+            | models.Q(title__icontains=text)
+            | models.Q(creator__icontains=text)
+        )
+
     def resolve(self):
         """The record this one's catalogue number resolves to: itself, or its master's master."""
         record, seen = self, {self.pk}

@@ -294,9 +294,7 @@ def search(request):
     if query:
         records = (
             access.only_visible(CatalogueRecord.objects.all(), request.user)
-            .filter(
-                Q(catalogue_number__icontains=query) | Q(title__icontains=query) | Q(creator__icontains=query)
-            )
+            .filter(CatalogueRecord.matching(query))
             .select_related("collection", "master")
             .order_by("collection__name", "catalogue_number")[:200]
         )
