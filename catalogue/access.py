@@ -29,15 +29,19 @@ def visible_ids(user):
     return getattr(user, _CACHE)
 
 
-def only_visible(queryset, user, *fields):
+def within(queryset, ids, *fields):
     """queryset restricted to rows whose collection (each of fields: "collection", "pair__image_a__
-    collection", ...) user may see."""
-    ids = visible_ids(user)
+    collection", ...) is among ids; None (no restriction) leaves it whole."""
     if ids is None:
         return queryset
     for field in fields or ("collection",):
         queryset = queryset.filter(**{f"{field}__in": ids})
     return queryset
+
+
+def only_visible(queryset, user, *fields):
+    """queryset restricted to rows whose collection (each of fields) user may see."""
+    return within(queryset, visible_ids(user), *fields)
 
 
 def visible_collections(user):

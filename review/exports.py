@@ -4,6 +4,7 @@ streams instead of being built in memory."""
 
 from xml.sax.saxutils import escape
 
+from catalogue import access
 from catalogue.models import CatalogueRecord, RecordLink
 
 from .models import Decision
@@ -56,12 +57,9 @@ def mapping_rows(collection=None, visible=None):
         records = records.filter(collection=collection)
         links = links.filter(record_a__collection=collection)
         decisions = decisions.filter(pair__image_a__collection=collection)
-    if visible is not None:
-        records = records.filter(collection__in=visible, master__collection__in=visible)
-        links = links.filter(record_a__collection__in=visible, record_b__collection__in=visible)
-        decisions = decisions.filter(
-            pair__image_a__collection__in=visible, pair__image_b__collection__in=visible
-        )
+    records = access.within(records, visible, "collection", "master__collection")
+    links = access.within(links, visible, "record_a__collection", "record_b__collection")
+    decisions = access.within(decisions, visible, *access.DECISION_COLLECTIONS)
     decided = {}
     for decision in decisions.select_related("actor", "pair__image_a", "pair__image_b").order_by("sequence"):
         decided[_pair_key(decision)] = decision
@@ -98,10 +96,7 @@ def exact_duplicate_rows(collection=None, visible=None):
     )
     if collection is not None:
         decisions = decisions.filter(pair__image_a__collection=collection)
-    if visible is not None:
-        decisions = decisions.filter(
-            pair__image_a__collection__in=visible, pair__image_b__collection__in=visible
-        )
+    decisions = access.within(decisions, visible, *access.DECISION_COLLECTIONS)
     for decision in decisions.order_by("pair__image_a__collection__name", "sequence").iterator(
         chunk_size=1000
     ):

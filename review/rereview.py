@@ -12,6 +12,8 @@ from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from catalogue import access
+
 from . import supervision
 from .models import Decision
 
@@ -107,10 +109,7 @@ def candidates(cataloguer=None, collection=None, start=None, end=None, visible=N
     decisions = supervision.standing(
         Decision.objects.filter(automatic=False, kind__in=VERDICTS, pair__isnull=False)
     )
-    if visible is not None:
-        decisions = decisions.filter(
-            pair__image_a__collection__in=visible, pair__image_b__collection__in=visible
-        )
+    decisions = access.within(decisions, visible, *access.DECISION_COLLECTIONS)
     if cataloguer is not None:
         decisions = decisions.filter(actor=cataloguer)
     if collection is not None:

@@ -391,10 +391,10 @@ def calibration_auto(request, pk):
                 _("%(collection)s now settles %(relation)s from score %(score)s automatically.")
                 % {"collection": collection, "relation": relation, "score": f"{low:.1f}"},
             )
-    except (ValueError, calibration.CalibrationError) as exc:
-        messages.error(
-            request, str(exc) if isinstance(exc, calibration.CalibrationError) else _("Choose a score.")
-        )
+    except ValueError:
+        messages.error(request, _("Choose a score."))
+    except calibration.CalibrationError as exc:
+        messages.error(request, str(exc))
     return redirect("review-supervisor-calibration")
 
 
