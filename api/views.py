@@ -473,7 +473,7 @@ class DecisionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, GenericV
         return Response(s.DecisionSerializer(decision).data, status=201)
 
     def _review_item(self, pair):
-        access.require(self.request.user, pair.image_a.collection_id, pair.image_b.collection_id)
+        access.require_pair(self.request.user, pair)
         item = ReviewItem.objects.filter(pair=pair).first()
         if item is None and pair.tier == CandidatePair.Tier.REVIEW:
             services.sync_queue()  # the pipeline queued the pair after the last sync

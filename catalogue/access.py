@@ -56,3 +56,8 @@ def may_see(user, *collection_ids):
 def require(user, *collection_ids):
     if not may_see(user, *collection_ids):
         raise Http404
+
+
+def require_pair(user, pair):
+    """Both images' collections of a candidate pair."""
+    require(user, pair.image_a.collection_id, pair.image_b.collection_id)

@@ -93,7 +93,7 @@ def _get_item_for_user(request, pk):
         ),
         pk=pk,
     )
-    access.require(request.user, item.pair.image_a.collection_id, item.pair.image_b.collection_id)
+    access.require_pair(request.user, item.pair)
     return item
 
 

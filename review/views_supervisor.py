@@ -468,8 +468,7 @@ def _get_rereview_item_for_user(request, pk):
     )
     if not item.may_decide(request.user):
         raise PermissionDenied
-    pair = item.decision.pair
-    access.require(request.user, pair.image_a.collection_id, pair.image_b.collection_id)
+    access.require_pair(request.user, item.decision.pair)
     return item
 
 
