@@ -4,6 +4,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from . import scripts
+
 
 class Collection(models.Model):
     name = models.CharField(_("name"), max_length=200, unique=True)
@@ -11,6 +13,21 @@ class Collection(models.Model):
     description = models.TextField(_("description"), blank=True)
     default_rights = models.TextField(_("default rights / licence"), blank=True)
     default_credit_line = models.CharField(_("default credit line"), max_length=500, blank=True)
+    # A partner's library merged with ours: its records keep the partner's own catalogue numbers, and
+    # the partner mapping export (review.exports) speaks in them.
+    partner = models.CharField(
+        _("partner institution"),
+        max_length=300,
+        blank=True,
+        help_text=_("Set when this collection is a partner's library; its records keep its numbers."),
+    )
+    # The authoritative archive: its records are preferred as master and never superseded by a record
+    # of another collection (dedup.policy and review.services enforce it).
+    reference = models.BooleanField(
+        _("reference collection"),
+        default=False,
+        help_text=_("Its records are preferred as master and never superseded by another collection's."),
+    )
     # Per-collection overrides of the deduplication policy (see dedup.policy for keys and defaults).
     policy = models.JSONField(default=dict, blank=True)
     # Who may see the collection at all (catalogue.access): nobody but these groups' members when set
@@ -58,6 +75,10 @@ class CatalogueRecord(models.Model):
     credit_line = models.CharField(_("credit line"), max_length=1000, blank=True)
     source = models.TextField(_("source / provenance"), blank=True)
     metadata = models.JSONField(_("other metadata"), default=dict, blank=True)
+    # The catalogue number, title and creator in catalogue.scripts' normal form (Simplified script,
+    # casefolded), written by save(): search compares a folded query with it, so no row is converted
+    # at query time. PostgreSQL has a trigram index on it (migration 0006) for the LIKE '%…%' search.
+    search_text = models.TextField(blank=True, default="", editable=False)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE)
     # Set when a decision supersedes this record; its catalogue number keeps resolving through it.
     master = models.ForeignKey(
@@ -77,20 +98,26 @@ class CatalogueRecord(models.Model):
         ]
         indexes = [models.Index(fields=["catalogue_number"])]
 
+    SEARCHED = ("catalogue_number", "title", "creator")
+
     def __str__(self):
         return f"{self.catalogue_number} ({self.collection})"
+
+    def save(self, *args, **kwargs):
+        self.search_text = scripts.search_text(*(getattr(self, name) for name in self.SEARCHED))
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and set(update_fields) & set(self.SEARCHED):
+            kwargs["update_fields"] = {*update_fields, "search_text"}
+        super().save(*args, **kwargs)
 
     def get_absolute_url(self):
         return reverse("catalogue-record", args=[self.pk])
 
     @staticmethod
     def matching(text):
-        """The search condition: text in the catalogue number, title or creator (any case)."""
-        return (
-            models.Q(catalogue_number__icontains=text)
-            | models.Q(title__icontains=text)
-            | models.Q(creator__icontains=text)
-        )
+        """The search condition: text in the catalogue number, title or creator, in any case and in
+        either Chinese script (a query in Traditional, Hong Kong or Simplified characters finds all)."""
+        return models.Q(search_text__contains=scripts.fold(text))
 
     def resolve(self):
         """The record this one's catalogue number resolves to: itself, or its master's master."""

@@ -17,6 +17,8 @@ human confirmations and no rejection in that band (review.calibration); the same
 
 from dataclasses import dataclass, field
 
+from catalogue import scripts
+
 
 @dataclass
 class PairFacts:
@@ -45,17 +47,29 @@ class TierResult:
     priority: float
 
 
+_RIGHTS_FIELDS = (
+    ("the records' rights/licence differ", "the records' rights/licence are the same text in another script"),
+    ("the records' credit lines differ", "the records' credit lines are the same text in another script"),
+    (
+        "the collections belong to different owners",
+        "the collections' owners are the same name in another script",
+    ),
+)
+
+
 def rights_differences(rights, credit_lines, owners):
     """Which of the two records' rights/licence, credit lines and collection owners differ (each a
-    pair of values): the reasons superseding one record by the other needs a person."""
-    reasons = []
-    if differ(rights):
-        reasons.append("the records' rights/licence differ")
-    if differ(credit_lines):
-        reasons.append("the records' credit lines differ")
-    if differ(owners):
-        reasons.append("the collections belong to different owners")
-    return reasons
+    pair of values): the reasons superseding one record by the other needs a person. A difference of
+    script only (版權所有 / 版权所有) is the same text and is not one of them (see script_notes)."""
+    pairs = (rights, credit_lines, owners)
+    return [reason for (reason, _), pair in zip(_RIGHTS_FIELDS, pairs, strict=True) if differ(pair)]
+
+
+def script_notes(rights, credit_lines, owners):
+    """Which of the same three pairs differ in script only: said in the reason, so a person reading it
+    knows the guardrail compared them and found the same text."""
+    pairs = (rights, credit_lines, owners)
+    return [note for (_, note), pair in zip(_RIGHTS_FIELDS, pairs, strict=True) if _script_only(pair)]
 
 
 def guardrails(facts):
@@ -67,8 +81,17 @@ def guardrails(facts):
 
 
 def differ(pair):
-    """Two catalogue values differ (ignoring case and surrounding space)."""
-    return pair[0].strip().casefold() != pair[1].strip().casefold()
+    """Two catalogue values differ: not merely in case, spacing or Chinese script (catalogue.scripts)."""
+    return scripts.compare(*pair) == scripts.DIFFERENT
+
+
+def _script_only(pair):
+    return scripts.compare(*pair) == scripts.SCRIPT
+
+
+def _settled(facts, what):
+    notes = script_notes(facts.rights, facts.credit_lines, facts.owners)
+    return f"{what}; {'; '.join(notes)}" if notes else what
 
 
 def classify(facts):
@@ -76,8 +99,8 @@ def classify(facts):
         kind = "byte-identical files" if facts.same_bytes else "pixel-identical images"
         blocked = guardrails(facts)
         if blocked:
-            return TierResult("review", f"{kind}, but {'; '.join(blocked)}", False, 1.0)
-        return TierResult("auto", kind, True, 1.0)
+            return TierResult("review", _settled(facts, f"{kind}, but {'; '.join(blocked)}"), False, 1.0)
+        return TierResult("auto", _settled(facts, kind), True, 1.0)
     if facts.different:
         return TierResult("rejected", "verification found different photographs", False, 0.0)
     if facts.score < facts.review_min_score:
@@ -95,9 +118,12 @@ def classify(facts):
         blocked = guardrails(facts)
         if blocked:
             return TierResult(
-                "review", f"{what}, but {'; '.join(blocked)}", False, round(facts.confidence, 4)
+                "review",
+                _settled(facts, f"{what}, but {'; '.join(blocked)}"),
+                False,
+                round(facts.confidence, 4),
             )
-        return TierResult("auto", what, True, 1.0)
+        return TierResult("auto", _settled(facts, what), True, 1.0)
     return TierResult(
         "review",
         "probable match: " + ("+".join(facts.labels) or "similar"),
