@@ -263,6 +263,18 @@ CELERY_WORKER_CONSUMER = "mastercopy.celery:Consumer"  # celery 5.7.0 died inste
 # (or the message is redelivered after the visibility timeout, and the ensure_* work skips what is done).
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 # Publishing rides out a broker blip of ~10 s (waits of 0.5, 1.5, 2.5, 3, 3 s); beyond that the caller logs
+# A zip archive is measured from its central directory before anything is extracted, and refused whole
+# above any of these: its members, its uncompressed total, its expansion ratio (archive and each member,
+# counted only above 32 MB: images are already compressed, so a real archive expands 1-3 times).
+MASTERCOPY_ZIP_MAX_MEMBERS = envint("MASTERCOPY_ZIP_MAX_MEMBERS", 10_000)
+MASTERCOPY_ZIP_MAX_TOTAL_BYTES = envint("MASTERCOPY_ZIP_MAX_TOTAL_BYTES", 16 * 1024**3)
+MASTERCOPY_ZIP_MAX_RATIO = envint("MASTERCOPY_ZIP_MAX_RATIO", 100)
+# Browser uploads are staged in the default storage under this prefix (so a worker on another machine
+# reads them) and unpacked by catalogue.tasks.process_upload; each staged file is deleted once imported.
+MASTERCOPY_UPLOAD_STAGING = env("MASTERCOPY_UPLOAD_STAGING", "uploads/staging")
+# Decoding an image for its fingerprint may use about this much memory (dedup.signals): larger images are
+# shrunk while decoding (libvips), and one that cannot be is refused with the reason.
+MASTERCOPY_DECODE_MAX_BYTES = envint("MASTERCOPY_DECODE_MAX_BYTES", 768 * 1024**2)
 # it and stops (dedup.tasks.publish_batches); dedup.tasks.resume_pending enqueues that work later.
 CELERY_TASK_PUBLISH_RETRY_POLICY = {
     "max_retries": 5,
