@@ -3,6 +3,11 @@
 Every file is checked, stored content-addressed and recorded on its own, so one bad file never stops
 the rest and nothing already stored is changed. Importing the same folder twice adds nothing: a path
 already in the collection is skipped.
+
+A zip archive is measured from its central directory before a single member is extracted: more members,
+more uncompressed bytes, or a higher compression ratio than the settings allow refuses the whole archive
+(a decompression bomb costs a directory read, not minutes of inflating). Python's zipfile never returns
+more bytes for a member than the directory declares, so the declared sizes bound the real work.
 """
 
 import hashlib
@@ -27,6 +32,8 @@ from .signals import images_added
 STORED, SKIPPED, REJECTED = "stored", "skipped", "rejected"
 _SYSTEM_FILES = re.compile(r"(^|/)(__MACOSX/|\.DS_Store$|Thumbs\.db$|desktop\.ini$|\._)")
 _CHUNK = 1024 * 1024
+# Below this many uncompressed bytes a high ratio is harmless (a small text file, a blank test image).
+RATIO_FLOOR_BYTES = 32 * 1024 * 1024
 
 
 @dataclass
@@ -63,8 +70,11 @@ def store_original(fileobj, sha):
 class Importer:
     """Imports files one by one into a collection, recording the outcome of each in an ImportBatch."""
 
-    def __init__(self, collection, *, source, root="", user=None, manifest=None, keep_all_results=True):
+    def __init__(
+        self, collection, *, source, root="", user=None, manifest=None, keep_all_results=True, on_result=None
+    ):
         self.collection = collection
+        self.on_result = on_result  # called with each FileResult as it is decided (upload progress)
         self.manifest = manifest
         self.keep_all_results = keep_all_results
         self.batch = ImportBatch.objects.create(
@@ -95,6 +105,8 @@ class Importer:
         self.counts[result.status] += 1
         if self.keep_all_results or result.status != STORED:
             self.results.append(asdict(result))
+        if self.on_result:
+            self.on_result(result)
         return result
 
     def _add(self, path, fileobj):
@@ -206,17 +218,76 @@ def _member_problem(info):
         return "encrypted zip member: not extracted"
     if info.file_size > settings.MASTERCOPY_MAX_FILE_BYTES:
         return f"zip member is {info.file_size / 1e9:.1f} GB, above MASTERCOPY_MAX_FILE_BYTES"
+    ratio = _ratio(info.file_size, info.compress_size)
+    if ratio is not None:
+        return (
+            f"zip member expands {ratio:.0f} times, above MASTERCOPY_ZIP_MAX_RATIO "
+            f"({settings.MASTERCOPY_ZIP_MAX_RATIO}): not extracted, a possible decompression bomb"
+        )
     return None
 
 
-def import_zip(importer, fileobj, prefix="", progress=None):
-    """Import every member of a zip archive; hostile members are rejected, never written anywhere."""
+def zip_problem(archive):
+    """Why the archive is refused as a whole before anything is extracted, from its central directory; or
+    None. Each limit is named with the setting that raises it."""
+    members = [info for info in archive.infolist() if not info.is_dir()]
+    total = sum(info.file_size for info in members)
+    compressed = sum(info.compress_size for info in members)
+    if len(members) > settings.MASTERCOPY_ZIP_MAX_MEMBERS:
+        return (
+            f"zip archive has {len(members)} files, above the limit of {settings.MASTERCOPY_ZIP_MAX_MEMBERS} "
+            "(MASTERCOPY_ZIP_MAX_MEMBERS): refused before extraction, nothing imported from it"
+        )
+    if total > settings.MASTERCOPY_ZIP_MAX_TOTAL_BYTES:
+        return (
+            f"zip archive expands to {total / 1e9:.1f} GB, above the limit of "
+            f"{settings.MASTERCOPY_ZIP_MAX_TOTAL_BYTES / 1e9:.1f} GB (MASTERCOPY_ZIP_MAX_TOTAL_BYTES): "
+            "refused before extraction, nothing imported from it"
+        )
+    ratio = _ratio(total, compressed)
+    if ratio is not None:
+        return (
+            f"zip archive expands {ratio:.0f} times ({compressed / 1e6:.1f} MB to {total / 1e6:.0f} MB), "
+            f"above the limit of {settings.MASTERCOPY_ZIP_MAX_RATIO} (MASTERCOPY_ZIP_MAX_RATIO): refused "
+            "before extraction as a possible decompression bomb, nothing imported from it"
+        )
+    return None
+
+
+def _ratio(size, compressed):
+    """The expansion ratio when it is above the setting and the bytes are worth worrying about, else None."""
+    ratio = size / max(compressed, 1)
+    if size >= RATIO_FLOOR_BYTES and ratio > settings.MASTERCOPY_ZIP_MAX_RATIO:
+        return ratio
+    return None
+
+
+def zip_member_count(fileobj):
+    """Files in the archive (for a progress total), 0 when it is not a readable zip. Leaves it at 0."""
+    try:
+        with zipfile.ZipFile(fileobj) as archive:
+            return sum(1 for info in archive.infolist() if not info.is_dir())
+    except (zipfile.BadZipFile, OSError):
+        return 0
+    finally:
+        fileobj.seek(0)
+
+
+def import_zip(importer, fileobj, prefix="", progress=None, name=None):
+    """Import every member of a zip archive; hostile members are rejected, never written anywhere, and an
+    archive over the limits (zip_problem) is refused whole before extraction. name: the archive's own
+    name in the messages about it as a whole."""
+    name = name or prefix or "archive"
     try:
         archive = zipfile.ZipFile(fileobj)
     except (zipfile.BadZipFile, OSError) as exc:
-        importer.reject(prefix or "archive", f"not a readable zip archive: {exc}")
+        importer.reject(name, f"not a readable zip archive: {exc}")
         return
     with archive:
+        problem = zip_problem(archive)
+        if problem:
+            importer.reject(name, problem)
+            return
         for info in archive.infolist():
             if not info.is_dir():
                 _import_member(importer, archive, info, prefix)

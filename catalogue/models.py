@@ -280,3 +280,87 @@ class Profile(models.Model):
 
     def __str__(self):
         return f"{self.user} ({self.language or 'default'})"
+
+
+class UploadJob(models.Model):
+    """A browser upload waiting for, or going through, catalogue.tasks.process_upload: the request only
+    stages the files in storage and creates this; the worker unpacks and imports them, and the upload's
+    page shows the counts and problems so far. Its state changes only through the methods below."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("waiting for a worker")
+        RUNNING = "running", _("importing")
+        DONE = "done", _("finished")
+        FAILED = "failed", _("failed")
+
+    MAX_MESSAGES = 200  # problems listed on the page while it runs; the import keeps every one
+
+    collection = models.ForeignKey(Collection, on_delete=models.PROTECT, related_name="upload_jobs")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    # The staged files, in upload order: [{"name": as sent by the browser, "key": storage key, "size"}].
+    files = models.JSONField(default=list)
+    manifest_name = models.CharField(max_length=500, blank=True)
+    manifest_key = models.CharField(max_length=400, blank=True)
+    manifest_encoding = models.CharField(max_length=40, blank=True)
+    total = models.PositiveIntegerField(default=0)  # files, counting each zip's members once it is opened
+    processed = models.PositiveIntegerField(default=0)
+    stored = models.PositiveIntegerField(default=0)
+    skipped = models.PositiveIntegerField(default=0)
+    rejected = models.PositiveIntegerField(default=0)
+    messages = models.JSONField(default=list, blank=True)  # "path: reason" of rejected files, first ones
+    error = models.TextField(blank=True)
+    batch = models.OneToOneField(
+        ImportBatch, null=True, blank=True, on_delete=models.SET_NULL, related_name="upload_job"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("upload")
+        verbose_name_plural = _("uploads")
+
+    def __str__(self):
+        return f"upload #{self.pk} → {self.collection} ({self.get_status_display()})"
+
+    def get_absolute_url(self):
+        return reverse("catalogue-upload-job", args=[self.pk])
+
+    @property
+    def finished(self):
+        return self.status in (self.Status.DONE, self.Status.FAILED)
+
+    @property
+    def percent(self):
+        return 100 if self.status == self.Status.DONE else int(100 * self.processed / max(self.total, 1))
+
+    def claim(self):
+        """Take the job for this worker (a conditional UPDATE); False when it is finished already. A job
+        left running by a worker that died is taken again: its message was redelivered (acks_late)."""
+        now = timezone.now()
+        claimed = UploadJob.objects.filter(
+            pk=self.pk, status__in=[self.Status.QUEUED, self.Status.RUNNING]
+        ).update(status=self.Status.RUNNING, started_at=now, processed=0, stored=0, skipped=0, rejected=0)
+        if claimed:
+            self.refresh_from_db()
+        return bool(claimed)
+
+    def save_progress(self, counts, processed, total, messages):
+        self.processed, self.total = processed, max(total, processed)
+        self.stored, self.skipped, self.rejected = counts["stored"], counts["skipped"], counts["rejected"]
+        self.messages = messages[: self.MAX_MESSAGES]
+        self.save(update_fields=["processed", "total", "stored", "skipped", "rejected", "messages"])
+
+    def finish(self, batch):
+        self.status, self.batch, self.finished_at = self.Status.DONE, batch, timezone.now()
+        self.stored, self.skipped, self.rejected = batch.stored, batch.skipped, batch.rejected
+        self.processed = self.total = max(self.total, batch.stored + batch.skipped + batch.rejected)
+        self.save()
+
+    def fail(self, error):
+        self.status, self.error, self.finished_at = self.Status.FAILED, error[:2000], timezone.now()
+        self.save(update_fields=["status", "error", "finished_at"])

@@ -1,10 +1,12 @@
+import logging
 import mimetypes
-import zipfile
+import uuid
 from urllib.parse import quote
 
 from django import forms
 from django.conf import settings
 from django.contrib import messages
+from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import BooleanField, Count, Exists, ExpressionWrapper, OuterRef, Q
 from django.http import HttpResponse, JsonResponse
@@ -12,6 +14,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
+from kombu.exceptions import OperationalError as BrokerError
 
 from dedup import policy as dedup_policy
 from dedup.fingerprinting import progress as _progress
@@ -21,10 +24,12 @@ from review.models import Decision
 from . import access
 from . import manifest as manifest_module
 from .files import serve_stored
-from .importing import Importer, import_zip
 from .middleware import SESSION_KEY
-from .models import CatalogueRecord, Collection, ImageFile, ImportBatch, PolicyChange, Profile
+from .models import CatalogueRecord, Collection, ImageFile, ImportBatch, PolicyChange, Profile, UploadJob
 from .roles import IMPORT, VIEW, permission_required
+from .tasks import process_upload
+
+log = logging.getLogger(__name__)
 
 _CONTENT_TYPES = {"JPEG": "image/jpeg", "MPO": "image/jpeg", "JPEG2000": "image/jp2", "TIFF": "image/tiff"}
 
@@ -213,22 +218,36 @@ def upload(request, pk):
         except manifest_module.ManifestError as exc:
             message = _("Manifest refused, nothing was imported: %(reason)s") % {"reason": exc}
             return _upload_error(request, collection, message, 400)
-    batch = _import_uploads(request, collection, files, manifest)
+    job = _stage_upload(request, collection, files, manifest)
     if request.headers.get("Accept") == "application/json":
-        return JsonResponse({"redirect": batch.get_absolute_url()})
-    return redirect(batch)
+        return JsonResponse({"redirect": job.get_absolute_url()})
+    return redirect(job)
 
 
-def _import_uploads(request, collection, files, manifest):
-    importer = Importer(collection, source=ImportBatch.Source.UPLOAD, user=request.user, manifest=manifest)
+def _stage_upload(request, collection, files, manifest):
+    """Put the uploaded files where every worker reads them (the default storage) and queue their import;
+    the unpacking, checking and storing happen in catalogue.tasks.process_upload, not in this request."""
+    folder = f"{settings.MASTERCOPY_UPLOAD_STAGING}/{uuid.uuid4().hex}"
+    staged = [
+        {"name": f.name, "key": default_storage.save(f"{folder}/{n:05d}", f), "size": f.size}
+        for n, f in enumerate(files)
+    ]
+    job = UploadJob(collection=collection, created_by=request.user, files=staged, total=len(staged))
     if manifest:
-        importer.batch.manifest_name = request.FILES["manifest"].name[:500]
-    for uploaded in files:
-        if uploaded.name.lower().endswith(".zip") or zipfile.is_zipfile(uploaded.file):
-            import_zip(importer, uploaded.file)
-        else:
-            importer.add(uploaded.name, uploaded.file)
-    return importer.finish()
+        job.manifest_name = request.FILES["manifest"].name[:500]
+        job.manifest_encoding = manifest.encoding
+        request.FILES["manifest"].seek(0)
+        job.manifest_key = default_storage.save(f"{folder}/manifest", request.FILES["manifest"])
+    job.save()
+    transaction.on_commit(lambda: _enqueue_upload(job))
+    return job
+
+
+def _enqueue_upload(job):
+    try:
+        process_upload.delay(job.pk)
+    except BrokerError as exc:
+        log.error("upload %s staged but not queued, the broker is unreachable: %s", job.pk, exc)
 
 
 def _upload_error(request, collection, message, status):
@@ -237,6 +256,24 @@ def _upload_error(request, collection, message, status):
     return render(
         request, "catalogue/upload.html", {"collection": collection, "error": message}, status=status
     )
+
+
+@permission_required(IMPORT)
+def upload_job(request, pk):
+    job = _get_upload_job(request, pk)
+    return render(request, "catalogue/upload_job.html", {"job": job})
+
+
+@permission_required(IMPORT)
+def upload_job_progress(request, pk):
+    job = _get_upload_job(request, pk)
+    return render(request, "catalogue/_upload_job.html", {"job": job})
+
+
+def _get_upload_job(request, pk):
+    job = get_object_or_404(UploadJob.objects.select_related("collection", "batch"), pk=pk)
+    access.require(request.user, job.collection_id)
+    return job
 
 
 @permission_required(VIEW)

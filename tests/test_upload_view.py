@@ -5,7 +5,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from catalogue.models import CatalogueRecord, ImageFile, ImportBatch
+from catalogue.models import CatalogueRecord, ImageFile, ImportBatch, UploadJob
 from tests.conftest import jpeg_bytes, png_bytes
 
 
@@ -22,18 +22,24 @@ def zip_bytes(members):
 
 
 @pytest.mark.django_db
-def test_an_administrator_uploads_a_zip_with_a_manifest(client_for, collection):
+def test_an_administrator_uploads_a_zip_with_a_manifest(
+    client_for, collection, django_capture_on_commit_callbacks
+):
     client = client_for("administrator")
     archive = zip_bytes({"roll1/001.jpg": jpeg_bytes(), "roll1/002.png": png_bytes(), "readme.txt": b"hello"})
     manifest = "filename,catalogue_number,title,creator\nroll1/001.jpg,P-001,碼頭,何藩\n".encode("utf-8-sig")
 
-    response = client.post(
-        reverse("catalogue-upload", args=[collection.pk]),
-        {"files": [upload("roll.zip", archive)], "manifest": upload("m.csv", manifest)},
-    )
+    # The request stages the upload; the import runs once it commits (eagerly here, in a worker in life).
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            reverse("catalogue-upload", args=[collection.pk]),
+            {"files": [upload("roll.zip", archive)], "manifest": upload("m.csv", manifest)},
+        )
 
+    job = UploadJob.objects.get()
     batch = ImportBatch.objects.get()
-    assert response.status_code == 302 and response["Location"] == batch.get_absolute_url()
+    assert response.status_code == 302 and response["Location"] == job.get_absolute_url()
+    assert batch.get_absolute_url() in client.get(job.get_absolute_url()).content.decode()
     page = client.get(batch.get_absolute_url()).content.decode()
     assert "2 stored, 0 skipped, 1 rejected" in page
     assert "readme.txt" in page and "not an image" in page
@@ -52,20 +58,23 @@ def test_the_upload_answers_json_for_the_progress_script(client_for, collection)
     )
 
     assert response.status_code == 200
-    assert response.json() == {"redirect": ImportBatch.objects.get().get_absolute_url()}
+    assert response.json() == {"redirect": UploadJob.objects.get().get_absolute_url()}
 
 
 @pytest.mark.django_db
-def test_duplicate_names_within_one_upload_keep_the_first(client_for, collection):
-    client_for("administrator").post(
-        reverse("catalogue-upload", args=[collection.pk]),
-        {
-            "files": [
-                upload("same.jpg", jpeg_bytes(color=(1, 1, 1))),
-                upload("same.jpg", jpeg_bytes(color=(9, 9, 9))),
-            ]
-        },
-    )
+def test_duplicate_names_within_one_upload_keep_the_first(
+    client_for, collection, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        client_for("administrator").post(
+            reverse("catalogue-upload", args=[collection.pk]),
+            {
+                "files": [
+                    upload("same.jpg", jpeg_bytes(color=(1, 1, 1))),
+                    upload("same.jpg", jpeg_bytes(color=(9, 9, 9))),
+                ]
+            },
+        )
 
     batch = ImportBatch.objects.get()
     assert [r["status"] for r in batch.results] == ["stored", "rejected"]
@@ -83,6 +92,7 @@ def test_a_bad_manifest_is_refused_with_the_reason_and_nothing_is_stored(client_
     assert response.status_code == 400
     assert "Manifest refused, nothing was imported" in response.content.decode()
     assert not ImageFile.objects.exists() and not ImportBatch.objects.exists()
+    assert not UploadJob.objects.exists()
 
 
 @pytest.mark.django_db
@@ -94,7 +104,7 @@ def test_an_upload_over_the_size_limit_is_refused_before_reading(client_for, col
     )
 
     assert response.status_code == 413
-    assert not ImageFile.objects.exists()
+    assert not ImageFile.objects.exists() and not UploadJob.objects.exists()
 
 
 @pytest.mark.django_db
@@ -109,9 +119,14 @@ def test_an_administrator_creates_a_collection(client_for):
 
 
 @pytest.mark.django_db
-def test_the_collection_page_shows_processing_progress(client_for, collection):
+def test_the_collection_page_shows_processing_progress(
+    client_for, collection, django_capture_on_commit_callbacks
+):
     client = client_for("administrator")
-    client.post(reverse("catalogue-upload", args=[collection.pk]), {"files": [upload("a.jpg", jpeg_bytes())]})
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(
+            reverse("catalogue-upload", args=[collection.pk]), {"files": [upload("a.jpg", jpeg_bytes())]}
+        )
 
     partial = client.get(reverse("catalogue-collection-progress", args=[collection.pk])).content.decode()
 

@@ -1,4 +1,5 @@
-// Sends the upload with XMLHttpRequest so the page can show a progress bar, then opens the result list.
+// Sends the upload with XMLHttpRequest so the page can show a progress bar, then opens the upload's page,
+// where the worker's unpacking and importing shows as it goes (upload_job.js).
 (function () {
   const form = document.getElementById("upload-form");
   if (!form) return;
