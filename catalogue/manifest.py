@@ -5,11 +5,16 @@ imported, because importing files without their catalogue numbers cannot be repa
 (imports are idempotent by path). Problems confined to one row are reported and the row is skipped.
 """
 
+import codecs
+import contextlib
 import csv
 import io
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from functools import lru_cache
+
+from . import scripts
 
 # Column name (normalised) → record field. Anything else goes into the record's metadata.
 ALIASES = {
@@ -80,36 +85,163 @@ def _column(name):
     return re.sub(r"[^0-9a-z]+", "_", (name or "").strip().lower()).strip("_")
 
 
+# Encodings a person may choose for a manifest; anything else (punycode, rot13, a typo) is refused by
+# name rather than tried.
+CHOOSABLE = {
+    "utf-8", "utf-8-sig", "utf-16", "utf-16-le", "utf-16-be", "big5", "big5hkscs", "cp950",
+    "gbk", "gb2312", "gb18030", "cp936", "cp1252", "latin-1", "iso-8859-1", "shift_jis", "euc-kr",
+}  # fmt: skip
+# Legacy Chinese encodings tried on a manifest that is not UTF-8. Their byte ranges overlap: most GBK
+# text is also valid Big5 and the other way round, so validity alone cannot decide (see _score).
+CHINESE = ("gb18030", "big5hkscs")
+NAMES = {"gbk": "GBK", "gb18030": "GB18030", "big5hkscs": "Big5-HKSCS", "utf-16": "UTF-16"}
+# Characters frequent in catalogue text (the commonest characters of modern Chinese, then place and
+# archive words), listed in Simplified; their Traditional and Hong Kong forms are added by OpenCC.
+_FREQUENT = (
+    "的一是不了人我在有他这为之大来以个中上们到说国和地也子时道出而要于就下得可你年生自会那后能对着事"
+    "其里所去行过家十用发天如然作方成者多日都三小军二无同么经法当起与好看学进种将还分此心前面又定见只"
+    "主没公从已经动两长知民样现分将外但身些与高意进把法此实回二理美点月明其种声全工己话儿者向情部正名"
+    "定女问力机给等几很业最间新什打便位因重被走电四第门相次东政海口使教西再平真听世气信北少关并内加化"
+    "由却代军产入先山五太水万市眼体别处总才场师书比住员九笑性通目华报立马命张活难神数件安表原车白应路"
+    "期叫死常提感金何更反合放做系计或司利受光王果亲界及今京务制解各任至清物台象记边共风战干接它许八特"
+    "觉望直服毛林题建南度统色字请交爱让认算论百吃义科怎元社术结六功指思非流每青管夫连远资队跟带花快条"
+    "院变联言权往展该领传近留红治决周保达办运武半候七必城父强步完革深区即求品士转量空甚众技轻程告江语"
+    "英基派满式李息写呢识极令黄德收脸钱党倒未持取设始版双历越史商千片容研像找友孩站广改议形委早房音火"
+    "际则首单据导影失拿网香似斯专石若兵弟谁校读志飞观争究包组造落视济喜离虽坏兴切图团县落楼港州街馆园"
+    "桥寺庙湖河岛村镇省典礼堂会照摄景夜貌旧址档案藏佚册页号刊报纸航拍晨曦维多利亚环九龙寨湾铜锣仔旺角"
+    "油麻尖沙咀码头轮渡茶酒店医宫殿塔船厂铺巷坊林古迹纪念碑亭阁府衙署祠庵观铁站场银邮局博"
+)
+_PUNCTUATION = set("，。、：；「」『』（）《》〈〉！？—…·　“”‘’")
+MIN_SCORE, MIN_MARGIN = 1.0, 0.5
+
+
+def _canonical(name):
+    return codecs.lookup(name).name.replace("_", "-")
+
+
 def decode(data, encoding=None):
-    """Text of the manifest and the encoding used. UTF-8 (with or without BOM), UTF-16, then Big5-HKSCS."""
+    """Text of the manifest and the encoding used: the one chosen, else a BOM's, else UTF-8, else
+    the legacy Chinese encoding (GBK, GB18030 or Big5-HKSCS) whose reading scores best."""
     if encoding:
-        try:
-            return data.decode(encoding), encoding
-        except (LookupError, UnicodeDecodeError) as exc:
-            raise ManifestError(f"the manifest cannot be read as {encoding}: {exc}")
+        return _decode_as(data, encoding)
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         try:
             return data.decode("utf-16"), "utf-16"
         except UnicodeDecodeError as exc:
             raise ManifestError(f"the manifest starts like UTF-16 but is not valid UTF-16: {exc.reason}")
+    utf16 = _utf16_without_bom(data)
+    if utf16:
+        return utf16
     try:
         return data.decode("utf-8-sig"), "utf-8"
     except UnicodeDecodeError as utf8_error:
-        bad = data[utf8_error.start : utf8_error.start + 1].hex()
+        return _decode_chinese(data, utf8_error)
+
+
+def _decode_as(data, encoding):
+    try:
+        name = _canonical(encoding)
+    except LookupError:
+        raise ManifestError(f"the manifest encoding {encoding!r} is not an encoding this server knows")
+    if name not in {_canonical(known) for known in CHOOSABLE}:
+        raise ManifestError(f"the manifest encoding {encoding!r} is not a text encoding used for CSV files")
+    try:
+        text = data.decode(name)
+    except (UnicodeError, ValueError) as exc:
+        raise ManifestError(f"the manifest cannot be read as {encoding}: {exc}")
+    return text.removeprefix("\ufeff"), encoding
+
+
+def _utf16_without_bom(data):
+    """UTF-16 written without a BOM: ASCII text then has a NUL in every other byte."""
+    sample = data[:4096]
+    if len(sample) < 8 or len(sample) % 2:
+        return None
+    for order, zeros, other in (("le", sample[1::2], sample[0::2]), ("be", sample[0::2], sample[1::2])):
+        if zeros.count(0) > 0.6 * len(zeros) and other.count(0) == 0:
+            try:
+                return data.decode(f"utf-16-{order}"), "utf-16"
+            except UnicodeDecodeError:
+                return None
+    return None
+
+
+@lru_cache(maxsize=1)
+def _frequent():
+    return frozenset(scripts.variants(_FREQUENT))
+
+
+@lru_cache(maxsize=1)
+def _common():
+    """The two standards' first levels: GB2312 level 1 (3755 Simplified characters) and Big5 level 1
+    (5401 Traditional ones) were each chosen as the common characters of their script."""
+    gb = _region("gb2312", range(0xB0, 0xD8), range(0xA1, 0xFF))
+    big5 = _region("big5", range(0xA4, 0xC7), [*range(0x40, 0x7F), *range(0xA1, 0xFF)])
+    return frozenset(gb | big5)
+
+
+def _region(codec, leads, trails):
+    found = set()
+    for lead in leads:
+        for trail in trails:
+            with contextlib.suppress(UnicodeDecodeError):
+                found.add(bytes((lead, trail)).decode(codec))
+    return found
+
+
+def _score(text):
+    """How much the text reads like Chinese catalogue text, per non-ASCII character: 3 for a frequent
+    character, 1 for another common one or Chinese punctuation, 0 for a rare ideograph, -3 for what a
+    wrong decoding produces (kana, Bopomofo, box drawing, private use, Greek and Cyrillic letters)."""
+    frequent, common = _frequent(), _common()
+    total = count = 0
+    for ch in text:
+        if ch < "\x80" or ch.isspace():
+            continue
+        count += 1
+        if ch in frequent:
+            total += 3
+        elif ch in common or ch in _PUNCTUATION:
+            total += 1
+        elif not ("\u3400" <= ch <= "\u9fff" or "\U00020000" <= ch <= "\U0003134f"):
+            total -= 3
+    return total / count if count else 0.0
+
+
+def _decode_chinese(data, utf8_error):
+    bad = data[utf8_error.start : utf8_error.start + 1].hex()
+    not_utf8 = f"the manifest is not valid UTF-8 (byte 0x{bad} at position {utf8_error.start})"
+    readings = []
+    for codec in CHINESE:
         try:
-            text = data.decode("big5hkscs")
+            text = data.decode(codec)
         except UnicodeDecodeError:
-            raise ManifestError(
-                f"the manifest is not valid UTF-8 (byte 0x{bad} at position {utf8_error.start}) and not Big5 "
-                "either: save it as UTF-8 (CSV UTF-8 in Excel) and upload it again"
-            )
-        if not any("\u3400" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff" for ch in text):
-            # Latin-1 text can decode as Big5 by accident; without any Chinese characters it is a guess.
-            raise ManifestError(
-                f"the manifest is not valid UTF-8 (byte 0x{bad} at position {utf8_error.start}); it may be "
-                "Latin-1 or Windows-1252: save it as UTF-8 and upload it again"
-            )
-        return text, "big5hkscs"
+            continue
+        if codec == "gb18030":
+            codec = _gb_name(data, text)
+        readings.append((_score(text), codec, text))
+    readings.sort(reverse=True)
+    if not readings or readings[0][0] < MIN_SCORE:
+        tried = " or ".join(NAMES[codec] for _, codec, _ in readings) or "GBK, GB18030 or Big5-HKSCS"
+        raise ManifestError(
+            f"{not_utf8} and does not read as Chinese text in {tried}"
+            "; it may be Latin-1 or Windows-1252: save it as UTF-8 (CSV UTF-8 in Excel) and upload it again"
+        )
+    if len(readings) > 1 and readings[0][0] - readings[1][0] < MIN_MARGIN:
+        raise ManifestError(
+            f"{not_utf8}; it reads as Chinese text both in {NAMES[readings[0][1]]} and in "
+            f"{NAMES[readings[1][1]]}, so its encoding cannot be told: choose the encoding, or save it "
+            "as UTF-8, and upload it again"
+        )
+    return readings[0][2], readings[0][1]
+
+
+def _gb_name(data, text):
+    """GBK when the file is GBK (GB18030's two-byte part reads the same), else GB18030."""
+    try:
+        return "gbk" if data.decode("gbk") == text else "gb18030"
+    except UnicodeDecodeError:
+        return "gb18030"
 
 
 def parse(data, encoding=None):

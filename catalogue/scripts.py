@@ -28,6 +28,19 @@ def _converter():
     return opencc.OpenCC("hk2s")
 
 
+@lru_cache(maxsize=1)
+def _to_traditional():
+    return [opencc.OpenCC(config) for config in ("s2t", "s2hk", "s2tw")]
+
+
+def variants(simplified):
+    """The characters given in Simplified, with their Traditional, Hong Kong and Taiwan forms."""
+    found = set(simplified)
+    for converter in _to_traditional():
+        found.update(converter.convert(simplified))
+    return found
+
+
 def plain(text):
     """The text with NFKC, case and runs of whitespace normalised, its script left alone."""
     return _SPACE.sub(" ", unicodedata.normalize("NFKC", text or "")).strip().casefold()

@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from catalogue import access
+from catalogue import access, scripts
 from catalogue.files import serve_stored
 from catalogue.models import Collection
 from catalogue.roles import REVIEW, SUPERVISE, VIEW, permission_required
@@ -320,9 +320,18 @@ def _metadata_rows(left, right):
         (_("File path"), left.source_path, right.source_path),
     ]
     return [
-        {"label": label, "left": a, "right": b, "differs": a != b, "size": label == _("File size")}
+        {"label": label, "left": a, "right": b, "size": label == _("File size"), **_compared(a, b)}
         for label, a, b in rows
     ]
+
+
+def _compared(a, b):
+    """How two metadata values compare: a difference of Chinese script only (香港大會堂 / 香港大会堂)
+    is the same text, shown as such rather than as a difference."""
+    if isinstance(a, str) and isinstance(b, str):
+        same = scripts.compare(a, b)
+        return {"differs": same == scripts.DIFFERENT, "script": same == scripts.SCRIPT}
+    return {"differs": a != b, "script": False}
 
 
 def _suggestion(pair):
