@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from catalogue.models import ImageFile
 
-from .models import Fingerprint, to_db
+from .models import Fingerprint, next_seq, pack_codes, to_db
 from .signals import ImageDecodeError, compute_signals
 
 log = logging.getLogger(__name__)
@@ -90,9 +90,10 @@ def fingerprint_image(image):
         locked = ImageFile.objects.select_for_update().get(pk=image.pk)
         if locked.state != ImageFile.State.PENDING:
             return True  # another worker finished it first
-        Fingerprint.objects.update_or_create(
-            image=locked, defaults=_fields(signals, keys, time.perf_counter() - started)
-        )
+        fields = _fields(signals, keys, time.perf_counter() - started)
+        # Last before the commit: the lock next_seq() takes is held until then.
+        fields["seq"], fields["searched"], fields["shards_searched"] = next_seq(), False, 0
+        Fingerprint.objects.update_or_create(image=locked, defaults=fields)
         locked.state, locked.last_error = ImageFile.State.READY, ""
         locked.save(update_fields=["state", "last_error"])
     return True
@@ -124,17 +125,13 @@ def _save_derivatives(sha, preview, thumbnail):
     return keys
 
 
-def _hex(codes):
-    return [f"{code:016x}" for code in codes]
-
-
 def _fields(s, keys, seconds):
     return {
         "phash": to_db(s.phash),
         "dhash": to_db(s.dhash),
         "colorhash": s.colorhash or "",
-        "orient_phashes": _hex(s.orient_phashes),
-        "crop_hashes": _hex(s.crop_hashes),
+        "primary_codes": pack_codes([s.phash] + ([] if s.trimmed_phash is None else [s.trimmed_phash])),
+        "variant_codes": pack_codes(list(s.orient_phashes[1:]) + list(s.crop_hashes)),
         "trimmed_phash": to_db(s.trimmed_phash),
         "trim_box": list(s.trim_box) if s.trim_box else None,
         "pixel_digest": s.pixel_digest or "",

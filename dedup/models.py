@@ -1,5 +1,6 @@
-from django.db import models
-from django.db.models import F, Q
+import numpy as np
+from django.db import connection, models
+from django.db.models import F, Max, Q
 from django.utils.translation import gettext_lazy as _
 
 from catalogue.models import ImageFile
@@ -16,6 +17,18 @@ def from_db(value):
     return None if value is None else value & 0xFFFFFFFFFFFFFFFF
 
 
+ORIENTATIONS_STORED = 7  # variant_codes start with the pHashes of the 7 orientations other than upright
+
+
+def pack_codes(codes):
+    """64-bit codes as the bytes of a little-endian uint64 array (what Fingerprint's *_codes hold)."""
+    return np.asarray(list(codes), dtype="<u8").tobytes()
+
+
+def unpack_codes(data):
+    return np.frombuffer(bytes(data or b""), dtype="<u8").astype(np.uint64)
+
+
 class Fingerprint(models.Model):
     """Every signal of one image, from one decode. Written once per image (the primary key is the image)."""
 
@@ -26,9 +39,11 @@ class Fingerprint(models.Model):
     phash = models.BigIntegerField(db_index=True)
     dhash = models.BigIntegerField()
     colorhash = models.CharField(max_length=64, blank=True)
-    # Lists of 64-bit codes as 16-digit hex strings: JSON is portable across SQLite and PostgreSQL.
-    orient_phashes = models.JSONField(default=list)
-    crop_hashes = models.JSONField(default=list)
+    # The search index's codes, 64-bit each, packed little-endian ('<u8') so that a worker reads them
+    # straight into numpy: primary = pHash [+ pHash after trimming a border]; variant = the pHashes of
+    # the 7 other orientations (ORIENTATIONS order, upright left out) then the region codes.
+    primary_codes = models.BinaryField(default=bytes)
+    variant_codes = models.BinaryField(default=bytes)
     trimmed_phash = models.BigIntegerField(null=True, blank=True)
     trim_box = models.JSONField(null=True, blank=True)
     pixel_digest = models.CharField(max_length=64, blank=True)
@@ -47,6 +62,12 @@ class Fingerprint(models.Model):
     seconds = models.FloatField(default=0)
     # False until the image has been searched against every fingerprint then in the database.
     searched = models.BooleanField(default=False, db_index=True)
+    # The index shards (bit k: shard k) that have searched this image; searched once all have.
+    shards_searched = models.BigIntegerField(default=0)
+    # Commit order: a worker's long-lived index reads the fingerprints with seq above the last it has
+    # (dedup.search.LiveIndex). Assigned under a lock held until commit, so seq order is commit order and
+    # a reader that has seen seq n has seen every fingerprint below n.
+    seq = models.BigIntegerField(null=True, blank=True, unique=True)
 
     class Meta:
         verbose_name = _("fingerprint")
@@ -62,6 +83,15 @@ class Fingerprint(models.Model):
     @property
     def dhash_hex(self):
         return f"{from_db(self.dhash):016x}"
+
+    @property
+    def orient_phashes(self):
+        """The 8 orientations' pHashes, upright first (as dedup.signals computes them)."""
+        return [from_db(self.phash), *unpack_codes(self.variant_codes)[:ORIENTATIONS_STORED].tolist()]
+
+    @property
+    def crop_hashes(self):
+        return unpack_codes(self.variant_codes)[ORIENTATIONS_STORED:].tolist()
 
 
 class CandidatePair(models.Model):
@@ -124,3 +154,14 @@ class CandidateGroup(models.Model):
 
     def __str__(self):
         return f"group of {self.master_id}"
+
+
+def next_seq():
+    """The next Fingerprint.seq, inside the caller's transaction. On PostgreSQL a transaction-level
+    advisory lock is taken first and held until commit, so fingerprints commit in seq order (a reader
+    never sees seq n + 1 before n); SQLite has a single writer anyway. Call it last before the commit:
+    every fingerprint write waits for the lock while it is held."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtext('mastercopy-fingerprint-seq'))")
+    return (Fingerprint.objects.aggregate(top=Max("seq"))["top"] or 0) + 1

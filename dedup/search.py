@@ -1,4 +1,4 @@
-"""Candidate pair search: new images against every fingerprinted image, through the Hamming index.
+"""Candidate pair search: new images against every fingerprinted image, through long-lived indexes.
 
 Each image has *primary* codes (its pHash, and its pHash after trimming a uniform border) and
 *variant* codes (the pHashes of its 7 other orientations and of its overlapping regions). Two images
@@ -9,72 +9,180 @@ involves at least one of them:
 
     new primary -> all primary,   new primary -> all variant,   new variant -> all primary
 
-(the fourth, old primary -> new variant, is the third read backwards). Every image already in the
-database is in the index, including other new images of a batch running at the same time, so the
-result does not depend on how the work is split between tasks or workers.
+(the fourth, old primary -> new variant, is the third read backwards).
+
+Work proportional to what is new. Each worker process keeps a LiveIndex in memory for its life: loaded
+once, then before every search it reads only the fingerprints committed since it last looked, by
+Fingerprint.seq (assigned under a lock held to commit, so seq order is commit order: a reader that has
+seen seq n has seen everything below). A batch then costs its own query, and the codes of the images it
+pairs with, never a reload of the archive. The index only proposes: every candidate is checked again on
+the codes read from the database, so a stale entry (a re-fingerprinted image) costs a candidate, never a
+false pair.
+
+Recall does not depend on how work is split. A batch's fingerprints commit before its search starts, so
+of two images searched at the same time in different batches, the one searched later sees the other.
+
+Shards. With MASTERCOPY_INDEX_SHARDS = S > 1, shard k holds the images with id % S == k and is owned by
+the Celery queue ``mastercopy-index-k``; a batch is searched against every shard by one task per shard
+(fan-out), each storing the pairs it finds and setting its bit in Fingerprint.shards_searched; an image
+is searched when every shard has done it. A pair of two images of the same batch is found from both of
+their shards and kept by one (the one that indexed the larger id), so the pairs are those of one shard.
 """
+
+import threading
 
 import numpy as np
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import F, Q
+from django.db.models.functions import Mod
 
 from catalogue.models import ImageFile
 
 from .groups import build_groups
 from .index import HammingIndex, dedupe_pairs
-from .models import CandidateGroup, CandidatePair, Fingerprint, from_db
+from .models import ORIENTATIONS_STORED, CandidateGroup, CandidatePair, Fingerprint, from_db, unpack_codes
 
-_FIELDS = ("image_id", "phash", "dhash", "trimmed_phash", "orient_phashes", "crop_hashes")
+_CHUNK = 20_000  # fingerprints per database round trip while loading an index
+_ROW = ("phash", "dhash", "primary_codes", "variant_codes")
 
 
 def thresholds():
     return settings.MASTERCOPY_THRESHOLDS
 
 
-class Codes:
-    """Every fingerprinted image's codes, as numpy arrays ready for the index."""
+def shard_count():
+    return max(1, settings.MASTERCOPY_INDEX_SHARDS)
 
-    def __init__(self, rows):
-        self.by_id = {}
-        primary_ids, primary, variant_ids, variant = [], [], [], []
-        for image_id, phash, dhash, trimmed, orients, crops in rows:
-            item = _Item(from_db(phash), from_db(dhash), from_db(trimmed), orients, crops)
-            self.by_id[image_id] = item
-            for code in item.primary:
-                primary_ids.append(image_id)
-                primary.append(code)
-            for code in item.variant:
-                variant_ids.append(image_id)
-                variant.append(code)
-        self.primary = (np.array(primary_ids, dtype=np.int64), np.array(primary, dtype=np.uint64))
-        self.variant = (np.array(variant_ids, dtype=np.int64), np.array(variant, dtype=np.uint64))
 
-    @classmethod
-    def load(cls):
-        return cls(Fingerprint.objects.values_list(*_FIELDS).iterator(chunk_size=5000))
-
-    def subset(self, ids):
-        """Primary and variant (ids, codes) of the given images only."""
-        wanted = np.array(sorted(ids), dtype=np.int64)
-        masks = [(ids_, codes, np.isin(ids_, wanted)) for ids_, codes in (self.primary, self.variant)]
-        return tuple((ids_[mask], codes[mask]) for ids_, codes, mask in masks)
+def shard_queue(shard):
+    return f"mastercopy-index-{shard}"
 
 
 class _Item:
+    """One image's codes, for the per-signal distances of a candidate pair."""
+
     __slots__ = ("phash", "dhash", "trimmed", "orients", "crops")
 
-    def __init__(self, phash, dhash, trimmed, orients, crops):
-        self.phash, self.dhash, self.trimmed = phash, dhash, trimmed
-        self.orients = [int(code, 16) for code in orients[1:]]  # [0] is the upright pHash itself
-        self.crops = [int(code, 16) for code in crops]
+    def __init__(self, phash, dhash, primary, variant):
+        primary, variant = unpack_codes(primary), unpack_codes(variant)
+        self.phash, self.dhash = from_db(phash), from_db(dhash)
+        self.trimmed = int(primary[1]) if len(primary) > 1 else None
+        self.orients = variant[:ORIENTATIONS_STORED].tolist()
+        self.crops = variant[ORIENTATIONS_STORED:].tolist()
 
-    @property
-    def primary(self):
-        return [self.phash] if self.trimmed is None else [self.phash, self.trimmed]
 
-    @property
-    def variant(self):
-        return self.orients + self.crops
+def items(ids):
+    """{image id: _Item} for those of the given images that have a fingerprint."""
+    ids, out = sorted(set(ids)), {}
+    for start in range(0, len(ids), 5000):
+        rows = Fingerprint.objects.filter(image_id__in=ids[start : start + 5000])
+        for image_id, *row in rows.values_list("image_id", *_ROW):
+            out[image_id] = _Item(*row)
+    return out
+
+
+class _Arrays:
+    """(ids, codes) of the primary and of the variant codes of many fingerprints, built chunk by chunk."""
+
+    def __init__(self):
+        self.parts = {"primary": [], "variant": []}
+
+    def put(self, rows):
+        """rows: (image_id, primary bytes, variant bytes)."""
+        if not rows:
+            return
+        ids = np.fromiter((r[0] for r in rows), np.int64, len(rows))
+        for column, kind in ((1, "primary"), (2, "variant")):
+            blobs = [r[column] for r in rows]
+            counts = np.fromiter((len(b) // 8 for b in blobs), np.int64, len(blobs))
+            codes = np.frombuffer(b"".join(blobs), dtype="<u8").astype(np.uint64)
+            self.parts[kind].append((np.repeat(ids, counts), codes))
+
+    def get(self, kind):
+        parts = self.parts[kind]
+        if not parts:
+            return np.empty(0, np.int64), np.empty(0, np.uint64)
+        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+
+def _read(queryset):
+    arrays, chunk = _Arrays(), []
+    for row in queryset.values_list("image_id", "primary_codes", "variant_codes").iterator(chunk_size=_CHUNK):
+        chunk.append(row)
+        if len(chunk) == _CHUNK:
+            arrays.put(chunk)
+            chunk = []
+    arrays.put(chunk)
+    return arrays
+
+
+class LiveIndex:
+    """The codes of every fingerprint of one shard, kept for the life of the process and brought up to
+    date from Fingerprint.seq before each query (see the module docstring)."""
+
+    def __init__(self, shard=0, shards=1):
+        self.shard, self.shards = shard, shards
+        self._lock = threading.Lock()
+        self._reset()
+
+    def _reset(self):
+        self.primary, self.variant = HammingIndex(), HammingIndex()
+        self.cursor, self.cursor_image, self.images = 0, None, 0
+
+    def _stale(self):
+        """The database no longer holds what was read (restored from a backup, or a test rolled back)."""
+        if not self.cursor:
+            return False
+        return not Fingerprint.objects.filter(seq=self.cursor, image_id=self.cursor_image).exists()
+
+    def refresh(self):
+        """Read the fingerprints committed since the last refresh; returns how many were read."""
+        with self._lock:
+            newest = Fingerprint.objects.filter(seq__isnull=False).order_by("-seq")
+            top = newest.values_list("seq", "image_id").first()
+            if self._stale() or top is None:
+                self._reset()
+            if top is None or top[0] == self.cursor:
+                return 0
+            rows = Fingerprint.objects.filter(seq__gt=self.cursor, seq__lte=top[0])
+            if self.shards > 1:
+                rows = rows.annotate(shard=Mod("image_id", self.shards)).filter(shard=self.shard)
+            arrays = _read(rows.order_by("seq"))
+            self.primary.add(*arrays.get("primary"))
+            self.variant.add(*arrays.get("variant"))
+            read = len(np.unique(arrays.get("primary")[0]))
+            self.images += read
+            self.cursor, self.cursor_image = top
+            return read
+
+    def candidates(self, new_ids, limits):
+        """(query ids, indexed ids) of every pair of a new image with an image of this shard within the
+        index radii (not yet checked on the database's codes)."""
+        queries = _read(Fingerprint.objects.filter(image_id__in=list(new_ids)))
+        (np_ids, np_codes), (nv_ids, nv_codes) = queries.get("primary"), queries.get("variant")
+        variant_radius = max(limits["orientation"], limits["crop"])
+        with self._lock:
+            found = [
+                self.primary.query(np_ids, np_codes, max(limits["phash"], limits["border"])),
+                self.variant.query(np_ids, np_codes, variant_radius),
+                self.primary.query(nv_ids, nv_codes, variant_radius),
+            ]
+        return np.concatenate([f[0] for f in found]), np.concatenate([f[1] for f in found])
+
+
+_LIVE = {}
+_LIVE_LOCK = threading.Lock()
+
+
+def live_index(shard=0, shards=None):
+    """This process's index of one shard, created (and loaded) on first use."""
+    shards = shards or shard_count()
+    key = (connection.alias, connection.settings_dict["NAME"], shard, shards)
+    with _LIVE_LOCK:
+        if key not in _LIVE:
+            _LIVE[key] = LiveIndex(shard, shards)
+        return _LIVE[key]
 
 
 def _ham(a, b):
@@ -125,38 +233,36 @@ def score(d, same_bytes):
     return round(max(0.0, 1.0 - best / 32), 4)
 
 
-def candidate_ids(codes, new_ids, limits):
-    """(a, b) id arrays, a < b, of every pair involving a new image within the index radii."""
-    (np_ids, np_codes), (nv_ids, nv_codes) = codes.subset(new_ids)
-    primary = HammingIndex(*codes.primary)
-    variant_radius = max(limits["orientation"], limits["crop"])
-    found = [primary.query(np_ids, np_codes, max(limits["phash"], limits["border"]))]
-    if len(codes.variant[0]):
-        found.append(HammingIndex(*codes.variant).query(np_ids, np_codes, variant_radius))
-    if len(nv_ids):
-        found.append(primary.query(nv_ids, nv_codes, variant_radius))
-    a = np.concatenate([f[0] for f in found])
-    b = np.concatenate([f[1] for f in found])
-    d = np.concatenate([f[2] for f in found])
-    keep = a != b
-    a, b, _ = dedupe_pairs(a[keep], b[keep], d[keep])
+def candidate_ids(index, new_ids, limits):
+    """(a, b) id arrays, a < b, of the pairs of new images with images of the index's shard. A pair of
+    two new images is found from both of their shards; the one that indexed the larger id keeps it."""
+    q, t = index.candidates(new_ids, limits)
+    keep = q != t
+    if index.shards > 1:
+        batch = np.asarray(sorted(new_ids), dtype=np.int64)
+        keep &= ~(np.isin(q, batch) & np.isin(t, batch) & (q > t))
+    a, b, _ = dedupe_pairs(q[keep], t[keep], np.zeros(int(keep.sum()), np.int64))
     return a, b
 
 
-def search_images(image_ids, codes=None):
-    """Search the given (fingerprinted) images; store new pairs; returns how many pairs were added."""
-    codes = codes or Codes.load()
-    new_ids = [i for i in image_ids if i in codes.by_id]
+def search_images(image_ids, shard=0, shards=None):
+    """Search the given (fingerprinted) images against one shard (all images when unsharded); store the
+    new pairs and mark the images searched by this shard. Returns how many pairs were added."""
+    shards = shards or shard_count()
+    index = live_index(shard, shards)
+    index.refresh()
+    new_ids = list(Fingerprint.objects.filter(image_id__in=image_ids).values_list("image_id", flat=True))
     if not new_ids:
         return 0
     limits = thresholds()
-    a, b = candidate_ids(codes, new_ids, limits)
-    shas = dict(
-        ImageFile.objects.filter(pk__in=set(a.tolist()) | set(b.tolist())).values_list("pk", "sha256")
-    )
+    a, b = candidate_ids(index, new_ids, limits)
+    codes = items(set(a.tolist()) | set(b.tolist()))
+    shas = dict(ImageFile.objects.filter(pk__in=list(codes)).values_list("pk", "sha256"))
     pairs = []
     for x, y in zip(a.tolist(), b.tolist(), strict=True):
-        d = distances(codes.by_id[x], codes.by_id[y])
+        if x not in codes or y not in codes:
+            continue  # gone from the database since the index read it
+        d = distances(codes[x], codes[y])
         same = shas.get(x) is not None and shas.get(x) == shas.get(y)
         if same or within(d, limits):
             tier = CandidatePair.Tier.AUTO if same else CandidatePair.Tier.REVIEW
@@ -165,18 +271,25 @@ def search_images(image_ids, codes=None):
                     image_a_id=x, image_b_id=y, same_bytes=same, score=score(d, same), tier=tier, **d
                 )
             )
+    touching = CandidatePair.objects.filter(Q(image_a__in=new_ids) | Q(image_b__in=new_ids))
     with transaction.atomic():
-        before = CandidatePair.objects.count()
+        before = touching.count()  # the batch's own pairs: an indexed look-up, not the whole table
         # ignore_conflicts: a pair found before keeps its row, its tier and its decisions untouched.
         CandidatePair.objects.bulk_create(pairs, ignore_conflicts=True, batch_size=1000)
-        Fingerprint.objects.filter(image_id__in=new_ids).update(searched=True)
-        return CandidatePair.objects.count() - before
+        mine = Fingerprint.objects.filter(image_id__in=new_ids)
+        mine.update(shards_searched=F("shards_searched").bitor(1 << shard))
+        mine.filter(shards_searched=(1 << shards) - 1).update(searched=True)
+        return touching.count() - before
 
 
-def unsearched_ids(collection=None):
+def unsearched_ids(collection=None, shard=None, shards=None):
+    """Fingerprinted images not searched yet (by the given shard, when one is named)."""
     fingerprints = Fingerprint.objects.filter(searched=False)
     if collection is not None:
         fingerprints = fingerprints.filter(image__collection=collection)
+    if shard is not None:
+        bit = 1 << shard
+        fingerprints = fingerprints.annotate(done=F("shards_searched").bitand(bit)).filter(done=0)
     return list(fingerprints.order_by("image_id").values_list("image_id", flat=True))
 
 

@@ -16,7 +16,7 @@ from kombu.exceptions import OperationalError as BrokerError
 
 from .fingerprinting import batches, ensure_fingerprints, pending_ids
 from .models import Fingerprint
-from .search import rebuild_groups, search_images, unsearched_ids
+from .search import rebuild_groups, search_images, shard_count, shard_queue, unsearched_ids
 from .verification import unverified, verify_pairs
 
 log = logging.getLogger(__name__)
@@ -39,14 +39,17 @@ _COMMON = {
 }
 
 
-def publish_batches(task, ids, size=None):
-    """Enqueue the task for each batch of ids. If the broker stays unreachable through the publish retries
-    (settings' CELERY_TASK_PUBLISH_RETRY_POLICY, ~10 s), log it and stop rather than wait that long for
-    every batch: the work waits in the database, and resume_pending() enqueues it once the broker is back.
-    Returns whether every batch was sent."""
+def publish_batches(task, ids, size=None, shard=None):
+    """Enqueue the task for each batch of ids (for one index shard's queue, when one is named). If the
+    broker stays unreachable through the publish retries (settings' CELERY_TASK_PUBLISH_RETRY_POLICY,
+    ~10 s), log it and stop rather than wait that long for every batch: the work waits in the database,
+    and resume_pending() enqueues it once the broker is back. Returns whether every batch was sent."""
     for chunk in batches(ids, size):
         try:
-            task.delay(chunk)
+            if shard is None:
+                task.delay(chunk)
+            else:
+                task.apply_async((chunk, shard), queue=shard_queue(shard))
         except BrokerError as exc:
             log.warning("broker unreachable, %s not enqueued now (resume_pending will): %s", task.name, exc)
             return False
@@ -71,10 +74,19 @@ def fingerprint_batch(self, image_ids):
 
 
 @shared_task(**_COMMON, autoretry_for=DATABASE_ERRORS, soft_time_limit=1800, time_limit=1900)
-def search_batch(self, image_ids):
-    added = search_images(image_ids)
-    log.info("searched %d images: %d new candidate pairs", len(image_ids), added)
-    pending = unverified(image_ids)
+def search_batch(self, image_ids, shard=None):
+    """Search a batch against this process's long-lived index (dedup.search). Sharded (shard=None with
+    MASTERCOPY_INDEX_SHARDS > 1): send one task per shard to that shard's queue instead; each searches
+    the batch against its shard, and whichever finds the batch searched by all enqueues verification."""
+    shards = shard_count()
+    if shard is None and shards > 1:
+        for k in range(shards):
+            publish_batches(search_batch, image_ids, len(image_ids), shard=k)
+        return
+    added = search_images(image_ids, shard or 0, shards)
+    log.info("searched %d images (shard %s of %d): %d new pairs", len(image_ids), shard or 0, shards, added)
+    done = Fingerprint.objects.filter(image_id__in=image_ids, searched=True)
+    pending = unverified(list(done.values_list("image_id", flat=True)))
     transaction.on_commit(lambda: publish_batches(verify_batch, pending, VERIFY_BATCH))
 
 
@@ -106,11 +118,16 @@ def resume_pending(self):
     counts = {}
     for name, task, ids, size in (
         ("images to fingerprint", fingerprint_batch, pending_ids(), None),
-        ("images to search", search_batch, unsearched_ids(), None),
         ("pairs to verify", verify_batch, unverified(), VERIFY_BATCH),
     ):
         publish_batches(task, ids, size)
         counts[name] = len(ids)
+    shards = shard_count()
+    counts["images to search"] = 0
+    for k in range(shards) if shards > 1 else [None]:
+        ids = unsearched_ids(shard=k)
+        publish_batches(search_batch, ids, shard=k)
+        counts["images to search"] += len(ids)
     if any(counts.values()):
         log.info("resumed pending work: %s", ", ".join(f"{n} {name}" for name, n in counts.items()))
     return counts

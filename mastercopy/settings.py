@@ -166,9 +166,14 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
 
-# --- Languages: English and Traditional Chinese, chosen per user (catalogue.Profile). ---
+# --- Languages: English, Traditional and Simplified Chinese, chosen per user (catalogue.Profile). ---
 LANGUAGE_CODE = "en"
-LANGUAGES = [("en", _("English")), ("zh-hant", _("Traditional Chinese"))]
+LANGUAGES = [
+    ("en", _("English")),
+    ("zh-hant", _("Traditional Chinese")),
+    # Mainland partners' staff (issue 17): locale/zh_Hans, mainland terms (用户名, 上传, 图像).
+    ("zh-hans", _("Simplified Chinese")),
+]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 USE_I18N = True
 TIME_ZONE = env("TIME_ZONE", "UTC")
@@ -288,6 +293,13 @@ CELERY_TASK_ALWAYS_EAGER = envbool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_DEFAULT_QUEUE = "mastercopy"
 
 # --- Security: production defaults whenever DEBUG is off (see README's security section). ---
+# Pair search index shards (dedup.search): 1 keeps the whole archive in each searching worker process;
+# S > 1 splits it by image id % S, shard k searched by the workers of the queue mastercopy-index-k.
+MASTERCOPY_INDEX_SHARDS = envint("MASTERCOPY_INDEX_SHARDS", 1)
+# A pair whose original storage cannot open (while others open) is retried after waits of this, doubling
+# (10, 20, 40, 80 min ...), and after this many attempts goes to a person as "original missing".
+MASTERCOPY_MISSING_RETRY_SECONDS = envint("MASTERCOPY_MISSING_RETRY_SECONDS", 600)
+MASTERCOPY_MISSING_ATTEMPTS = envint("MASTERCOPY_MISSING_ATTEMPTS", 6)
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"

@@ -13,7 +13,7 @@ from catalogue.models import Collection, ImageFile
 from catalogue.variants import make_variant
 from dedup.groups import build_groups
 from dedup.models import CandidateGroup, CandidatePair, Fingerprint
-from dedup.search import Codes, distances, search_images, thresholds, within
+from dedup.search import distances, items, search_images, thresholds, within
 
 KINDS = ("resized", "recompressed", "greyscale", "rotated-90", "mirrored", "cropped", "bordered", "identical")
 
@@ -50,11 +50,11 @@ def pair_set():
 
 
 def brute_force():
-    codes = Codes.load()
+    codes = items(Fingerprint.objects.values_list("image_id", flat=True))
     paths = dict(ImageFile.objects.values_list("pk", "source_path"))
     found = set()
-    for x, y in itertools.combinations(sorted(codes.by_id), 2):
-        if within(distances(codes.by_id[x], codes.by_id[y]), thresholds()):
+    for x, y in itertools.combinations(sorted(codes), 2):
+        if within(distances(codes[x], codes[y]), thresholds()):
             found.add(tuple(sorted((paths[x], paths[y]))))
     return found
 

@@ -40,10 +40,13 @@ def process_env(broker_url, data_dir, **extra):
 class Worker:
     """`celery worker` in its own process group, so SIGKILL takes its pool children too."""
 
-    def __init__(self, broker_url, data_dir, log_path, concurrency=1, visibility_timeout=5, **env):
+    def __init__(
+        self, broker_url, data_dir, log_path, concurrency=1, visibility_timeout=5, queues=None, **env
+    ):
         self.log_path = log_path
         self.env = process_env(broker_url, data_dir, CELERY_VISIBILITY_TIMEOUT=visibility_timeout, **env)
         self.concurrency = concurrency
+        self.queues = queues  # comma-separated queue names; Celery's default queue when None
         self.process = None
 
     def start(self, timeout=60):
@@ -60,6 +63,7 @@ class Worker:
                 f"--concurrency={self.concurrency}",
                 "--without-mingle",
                 "--without-gossip",
+                *([f"--queues={self.queues}"] if self.queues else []),
                 "-n",
                 f"test-{uuid.uuid4().hex[:8]}@%h",
             ],

@@ -5,7 +5,7 @@ from tqdm import tqdm
 from catalogue.models import Collection, ImageFile
 from dedup.fingerprinting import batches, ensure_fingerprints, pending_ids
 from dedup.models import CandidateGroup, CandidatePair, Fingerprint
-from dedup.search import Codes, search_images, unsearched_ids
+from dedup.search import search_images, shard_count, unsearched_ids
 from dedup.tasks import regroup
 from dedup.verification import unverified, verify_pairs
 
@@ -68,11 +68,11 @@ class Command(BaseCommand):
         ids = unsearched_ids(collection)
         if not ids:
             return 0
-        codes = Codes.load()
         added = 0
         with tqdm(total=len(ids), unit="img", desc="pair search", disable=quiet, file=self.stderr) as bar:
             for chunk in batches(ids, 1000):
-                added += search_images(chunk, codes)
+                for shard in range(shard_count()):  # this process holds every shard's index in turn
+                    added += search_images(chunk, shard)
                 bar.update(len(chunk))
         return added
 
