@@ -2,6 +2,8 @@ from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import SimpleRouter
 
+from licensing import api as licensing_api
+
 from . import views
 
 router = SimpleRouter()
@@ -18,6 +20,14 @@ export_urls = [
     path("exports/exact-duplicates/", views.ExactDuplicatesExport.as_view(), name="api-export-exact"),
     path("exports/premis/", views.PremisExport.as_view(), name="api-export-premis"),
 ]
+licensing_urls = [
+    path("licences/", licensing_api.LicenceList.as_view(), name="api-licences"),
+    path("licences/import/", licensing_api.LicenceImport.as_view(), name="api-licence-import"),
+    path("licences/reports/", licensing_api.LicenceReport.as_view(), name="api-licence-report"),
+    path("licences/<int:pk>/", licensing_api.LicenceDetail.as_view(), name="api-licence"),
+    path("as-of/", licensing_api.AsOf.as_view(), name="api-as-of"),
+    path("records/<int:pk>/history/", licensing_api.RecordHistory.as_view(), name="api-record-history"),
+]
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path(
@@ -27,5 +37,6 @@ urlpatterns = [
     ),
     path("token/", views.ObtainToken.as_view(), name="api-token"),
     *export_urls,
+    *licensing_urls,
     *router.urls,
 ]

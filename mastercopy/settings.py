@@ -90,6 +90,7 @@ INSTALLED_APPS = [
     "dedup",
     "review",
     "api",
+    "licensing",
 ]
 
 MIDDLEWARE = [

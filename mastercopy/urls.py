@@ -14,5 +14,6 @@ urlpatterns = [
     path("health/", health, name="health"),
     path("api/", include("api.urls")),
     path("review/", include("review.urls")),
+    path("licensing/", include("licensing.urls")),
     path("", include("catalogue.urls")),
 ]
