@@ -16,6 +16,7 @@ from django.db import transaction
 from django.db.models import Count, Min
 from django.utils import timezone
 
+from catalogue import counts as collection_counts
 from catalogue.models import ImageFile
 
 from .models import Fingerprint, next_seq, pack_codes, to_db
@@ -78,7 +79,9 @@ def fingerprint_image(image):
     # first would defeat the decoder's bounded, chunked reading.
     with default_storage.open(image.storage_key, "rb") as stored:
         try:
-            signals, preview, thumbnail = compute_signals(stored)
+            signals, preview, thumbnail = compute_signals(
+                stored, max_decode_bytes=settings.MASTERCOPY_DECODE_MAX_BYTES
+            )
         except ImageDecodeError as exc:
             _mark_failed(image, str(exc))
             return False
@@ -152,17 +155,10 @@ def _fields(s, keys, seconds):
 
 def progress(collection, window_seconds=120):
     """Done / total / failed, images per second over the last window, and the ETA in seconds."""
-    counts = dict(
-        ImageFile.objects.filter(collection=collection)
-        .values_list("state")
-        .annotate(n=Count("id"))
-        .order_by()
-        .values_list("state", "n")
-    )
-    total = sum(counts.values())
-    done = counts.get(ImageFile.State.READY, 0)
-    failed = counts.get(ImageFile.State.FAILED, 0)
-    pending = total - done - failed
+    # The counters the database keeps per collection, not a count over its million images.
+    counts = collection_counts.of(collection)
+    total, done, failed = counts.images, counts.images_ready, counts.images_failed
+    pending = counts.images_pending
     since = timezone.now() - timedelta(seconds=window_seconds)
     recent = Fingerprint.objects.filter(image__collection=collection, computed_at__gte=since).aggregate(
         n=Count("pk"), first=Min("computed_at")

@@ -70,6 +70,7 @@ import contextlib
 import hashlib
 import io
 import os
+import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -79,6 +80,11 @@ import imagehash
 import numpy as np
 import scipy.fftpack
 from PIL import Image, ImageCms, UnidentifiedImageError
+
+try:  # libvips (pyvips-binary ships it): shrinks huge PNG/TIFF/WebP while streaming them
+    import pyvips
+except (ImportError, OSError):  # without it, a huge image that must decode whole is refused (see Memory)
+    pyvips = None
 
 __all__ = [
     "CROP_REGIONS",
@@ -96,6 +102,12 @@ HASH_MIN_SIDE = 256  # draft target without derivatives: same as the bench floor
 PREVIEW_DRAFT_FRACTION = 0.8
 CHUNK_BYTES = 64 * 1024 * 1024  # decoded bytes per row chunk for huge strip TIFFs
 REDUCE_ABOVE_PIXELS = 40_000_000  # above this, non-JPEG images are box-reduced while decoding
+# A decode that must hold the whole image in memory is refused above this (callers pass their setting,
+# MASTERCOPY_DECODE_MAX_BYTES); streamed and shrink-on-load decodes stay far below it.
+MAX_DECODE_BYTES = 768 * 1024 * 1024
+# Formats libvips streams top to bottom in a few rows of memory (GIF is not one: its frame buffer is RGBA).
+_VIPS_STREAMED = {"PNG", "TIFF", "WEBP"}
+_VIPS_DIGESTED = _VIPS_STREAMED | {"JPEG"}  # pixel_digest needs every pixel: no draft, so JPEG streams too
 PREVIEW_QUALITY = 85
 THUMB_QUALITY = 80
 WHITE = 255
@@ -276,6 +288,9 @@ def _clean(value) -> str | None:
 
 
 def _exif_fields(im: Image.Image) -> tuple[int, str | None, str | None]:
+    if im.format == "PNG" and "exif" not in im.info and im.width * im.height > REDUCE_ABOVE_PIXELS:
+        # Pillow's PNG getexif() decodes the whole image to look for an eXIf chunk after the pixels.
+        return 1, None, None
     try:
         exif = im.getexif()
         sub = exif.get_ifd(0x8769)
@@ -374,18 +389,28 @@ def _iter_row_chunks(source, chunks: list[list]) -> Iterator[Image.Image]:
         yield part
 
 
-def _load_reduced(im: Image.Image, source, min_side: int, min_long: int | None) -> Image.Image:
-    """Decode a huge image reduced by an integer box factor; chunked (bounded memory) when the file allows."""
+def _load_reduced(
+    im: Image.Image, source, min_side: int, min_long: int | None, max_bytes: int
+) -> Image.Image:
+    """Decode a huge image reduced by an integer box factor in bounded memory: uncompressed strip TIFFs in
+    row chunks, PNG/TIFF/WebP streamed through libvips; anything else decodes whole, within max_bytes."""
     k = _reduce_factor(im.size, min_side, min_long)
     chunks = _raw_row_chunks(im) if k > 1 else None
+    if chunks is None and k > 1 and _vips_streams(im):
+        return _vips_reduced(im, source, k)
     if chunks is None:
+        _check_whole_decode(im, _name(source), max_bytes)
         _load(im, _name(source))
-        return im.reduce(k) if k > 1 and im.mode not in ("P", "1") else im
-    out = Image.new(im.mode if im.mode != "1" else "L", (-(-im.width // k), -(-im.height // k)))
+        return _reduce_whole(im, k) if k > 1 else im
+    # Pillow cannot box-reduce 1-bit or 16-bit images: those chunks become 8-bit L first.
+    out = Image.new(im.mode if im.mode not in ("1", "I;16") else "L", (-(-im.width // k), -(-im.height // k)))
     carry: Image.Image | None = None
     y_out = 0
     for part in _iter_row_chunks(source, chunks):
-        part = part.convert("L") if part.mode == "1" else part
+        if part.mode == "1":
+            part = part.convert("L")
+        elif part.mode == "I;16":
+            part = _sixteen_to_eight(part)
         if carry is not None:
             part = _vstack(carry, part)
         usable = part.height - part.height % k
@@ -398,6 +423,88 @@ def _load_reduced(im: Image.Image, source, min_side: int, min_long: int | None) 
         out.paste(carry.reduce(k), (0, y_out))
     out.info = im.info
     return out
+
+
+def _decode_bytes(im: Image.Image) -> int:
+    """Memory Pillow holds for the decoded image: 1 byte a pixel for 1/L/P, 2 for I;16, else 4."""
+    per_pixel = 1 if im.mode in ("1", "L", "P") else 2 if im.mode.startswith("I;16") else 4
+    return im.width * im.height * per_pixel
+
+
+def _check_whole_decode(im: Image.Image, name: str, max_bytes: int) -> None:
+    need = _decode_bytes(im)
+    if need > max_bytes:
+        how = "" if im.format in _VIPS_STREAMED and not _interlaced(im) else f" ({im.format} {im.mode})"
+        raise ImageDecodeError(
+            f"{name}: {im.width}x{im.height}{how} must be decoded whole, which needs about {need >> 20} MB, "
+            f"above the decode memory ceiling of {max_bytes >> 20} MB (MASTERCOPY_DECODE_MAX_BYTES): refused "
+            "so the worker cannot run out of memory"
+        )
+
+
+def _reduce_whole(im: Image.Image, k: int) -> Image.Image:
+    """im.reduce(k); palette and 1-bit images are converted band by band first (reduce needs pixel
+    values), so the full-size conversion (4 bytes a pixel) never exists at once."""
+    if im.mode not in ("P", "1"):
+        return im.reduce(k)
+    target = "L" if im.mode == "1" else "RGBA" if "transparency" in im.info else "RGB"
+    out = Image.new(target, (-(-im.width // k), -(-im.height // k)))
+    rows = max(k, (CHUNK_BYTES // (4 * im.width)) // k * k)
+    for y in range(0, im.height, rows):
+        band = im.crop((0, y, im.width, min(y + rows, im.height))).convert(target)
+        out.paste(band.reduce(k), (0, y // k))
+    out.info = im.info
+    return out
+
+
+def _interlaced(im: Image.Image) -> bool:
+    return bool(im.info.get("interlace"))  # Adam7 PNG: libpng/libspng must hold the whole image
+
+
+def _vips_streams(im: Image.Image) -> bool:
+    return pyvips is not None and im.format in _VIPS_STREAMED and not _interlaced(im)
+
+
+@contextlib.contextmanager
+def _vips_image(source) -> Iterator:
+    """The first page of source as a sequential (streamed) libvips image."""
+    if isinstance(source, str | os.PathLike):
+        yield pyvips.Image.new_from_file(os.fspath(source), access="sequential")
+        return
+    source.seek(0)
+    stream = pyvips.SourceCustom()
+    stream.on_read(source.read)
+    stream.on_seek(lambda offset, whence: (source.seek(offset, whence), source.tell())[1])
+    try:
+        yield pyvips.Image.new_from_source(stream, "", access="sequential")
+    finally:
+        del stream  # kept alive while libvips reads from it
+
+
+def _vips_reduced(im: Image.Image, source, k: int) -> Image.Image:
+    """Box-reduce by k while libvips streams the file (a few rows in memory); the result is in the mode
+    Pillow would have decoded, 16 bits taken to 8 (as Pillow does for 48-bit RGB)."""
+    name = _name(source)
+    try:
+        with _vips_image(source) as image:
+            if image.format == "ushort":
+                image = image >> 8
+            small = image.shrink(k, k).cast("uchar")
+            mode = _vips_mode(small, cmyk=im.mode == "CMYK")
+            if mode is None:
+                raise ImageDecodeError(f"{name}: {image.bands}-band {image.format} image not supported")
+            out = Image.frombytes(mode, (small.width, small.height), small.write_to_memory())
+    except pyvips.Error as exc:
+        message = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        raise ImageDecodeError(f"{name}: corrupt or truncated image data ({message})")
+    out.info = im.info
+    return out
+
+
+def _vips_mode(image, *, cmyk: bool) -> str | None:
+    if cmyk:
+        return "CMYK" if image.bands == 4 else None
+    return {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}.get(image.bands)
 
 
 def _vstack(a: Image.Image, b: Image.Image) -> Image.Image:
@@ -432,10 +539,13 @@ def _cmyk_to_rgb(im: Image.Image, icc: bytes | None, notes: list[str]) -> Image.
 
 def _composite_on_white(im: Image.Image, notes: list[str]) -> Image.Image:
     target = "L" if im.mode in ("LA", "La") else "RGB"
-    rgba = im.convert("LA" if target == "L" else "RGBA")
+    wanted = "LA" if target == "L" else "RGBA"
+    rgba = im if im.mode == wanted else im.convert(wanted)
     alpha = rgba.getchannel("A")
     base = Image.new(target, im.size, WHITE if target == "L" else (WHITE,) * 3)
-    base.paste(rgba.convert(target), mask=alpha)
+    # Pasting LA/RGBA into L/RGB takes the colour bands as they are: as pasting rgba.convert(target), without
+    # that full-size copy.
+    base.paste(rgba, mask=alpha)
     if alpha.getextrema()[0] < 255:
         notes.append("alpha composited on white")
     return base
@@ -462,7 +572,10 @@ def _normalise(im: Image.Image, notes: list[str]) -> Image.Image:
     return im.convert("RGB")
 
 
-def _decode(source, *, min_side: int, min_long: int | None) -> tuple[Signals, Image.Image]:
+def _decode(
+    source, *, min_side: int, min_long: int | None, max_bytes: int | None = None
+) -> tuple[Signals, Image.Image]:
+    max_bytes = max_bytes or MAX_DECODE_BYTES
     im = _open(source)
     sig = _metadata(im)
     if sig.bit_depth == 16 and not im.mode.startswith("I"):
@@ -471,11 +584,14 @@ def _decode(source, *, min_side: int, min_long: int | None) -> tuple[Signals, Im
         sig.notes.append(f"multi-frame: first of {sig.frames} used")
     _draft(im, min_side, min_long)
     if im.format != "JPEG" and im.width * im.height > REDUCE_ABOVE_PIXELS:
-        decoded = _load_reduced(im, source, min_side, min_long)
+        decoded = _load_reduced(im, source, min_side, min_long, max_bytes)
     else:
+        _check_whole_decode(im, _name(source), max_bytes)  # a JPEG is measured at its draft scale
         _load(im, _name(source))
         decoded = im
     img = _normalise(decoded, sig.notes)
+    if sig.bit_depth == 16 and "16-bit reduced to 8-bit" not in sig.notes:
+        sig.notes.append("16-bit reduced to 8-bit")  # while shrinking a huge image (chunked or libvips)
     op = _EXIF_TRANSPOSE.get(sig.exif_orientation)
     return sig, img.transpose(op) if op is not None else img
 
@@ -492,10 +608,14 @@ def _hash_image(img: Image.Image) -> Image.Image:
     return img.reduce(f) if f > 1 else img
 
 
-def decode_for_hashing(source, *, derivatives: bool = False, preview_px: int = 1600) -> Image.Image:
+def decode_for_hashing(
+    source, *, derivatives: bool = False, preview_px: int = 1600, max_decode_bytes: int | None = None
+) -> Image.Image:
     """The exact RGB/L image compute_signals hashes (for tests and debugging)."""
     min_long = int(preview_px * PREVIEW_DRAFT_FRACTION) if derivatives else None
-    return _hash_image(_decode(source, min_side=HASH_MIN_SIDE, min_long=min_long)[1])
+    return _hash_image(
+        _decode(source, min_side=HASH_MIN_SIDE, min_long=min_long, max_bytes=max_decode_bytes)[1]
+    )
 
 
 # --------------------------------------------------------------------------- hashing
@@ -653,14 +773,15 @@ def _fill_hashes(sig: Signals, img: Image.Image) -> None:
 
 def compute_signals(
     source, *, want_pixel_digest: bool = False, preview_px: int = 1600, thumb_px: int = 256,
-    derivatives: bool = True,
+    derivatives: bool = True, max_decode_bytes: int | None = None,
 ) -> tuple[Signals, bytes | None, bytes | None]:
     """Decode once and return (signals, preview JPEG, thumbnail JPEG); JPEGs are None without derivatives.
 
-    source: a path or a binary file object. Raises ImageDecodeError for anything that is not a readable image.
+    source: a path or a binary file object. Raises ImageDecodeError for anything that is not a readable image,
+    and for one whose decode would need more than max_decode_bytes (default MAX_DECODE_BYTES).
     """
     min_long = int(preview_px * PREVIEW_DRAFT_FRACTION) if derivatives else None
-    sig, img = _decode(source, min_side=HASH_MIN_SIDE, min_long=min_long)
+    sig, img = _decode(source, min_side=HASH_MIN_SIDE, min_long=min_long, max_bytes=max_decode_bytes)
     small = _hash_image(img)
     _fill_hashes(sig, small)
     preview = thumb = None
@@ -670,7 +791,7 @@ def compute_signals(
     if want_pixel_digest:
         if hasattr(source, "seek"):
             source.seek(0)
-        sig.pixel_digest = pixel_digest(source)
+        sig.pixel_digest = pixel_digest(source, max_decode_bytes=max_decode_bytes)
     return sig, preview, thumb
 
 
@@ -680,13 +801,15 @@ def _canonical_mode(im: Image.Image) -> Image.Image:
     return im
 
 
-def pixel_digest(source) -> str:
+def pixel_digest(source, *, max_decode_bytes: int | None = None) -> str:
     """sha256 of the full-resolution decoded pixels after EXIF orientation: mode, size, then raw rows.
 
-    No draft, so a JPEG re-encode differs while PNG/TIFF/metadata-stripped copies agree. Uncompressed strip
-    TIFFs with orientation 1 are hashed chunk by chunk (peak ~CHUNK_BYTES); every other file is decoded
-    whole, so the peak is about width*height*bytes-per-pixel (x2 when an EXIF rotation must be applied).
+    No draft, so a JPEG re-encode differs while PNG/TIFF/metadata-stripped copies agree. Memory is bounded:
+    uncompressed strip TIFFs with orientation 1 are hashed chunk by chunk (peak ~CHUNK_BYTES), huge
+    PNG/TIFF/WebP files are streamed through libvips (the same bytes as Pillow's, tested); every other file
+    is decoded whole (refused above max_decode_bytes) and hashed band by band, so no full-size copy is made.
     """
+    max_bytes = max_decode_bytes or MAX_DECODE_BYTES
     im = _open(source)
     orientation = _exif_fields(im)[0]
     chunks = _raw_row_chunks(im) if orientation == 1 and im.mode != "P" else None
@@ -696,11 +819,50 @@ def pixel_digest(source) -> str:
         for part in _iter_row_chunks(source, chunks):
             h.update(part.tobytes())
         return h.hexdigest()
+    mode = _canonical_mode_name(im)
+    streams = pyvips is not None and im.format in _VIPS_DIGESTED and not _interlaced(im)
+    if orientation == 1 and im.width * im.height > REDUCE_ABOVE_PIXELS and streams:
+        digest = _vips_digest(source, im, mode)
+        if digest is not None:
+            return digest
+    _check_whole_decode(im, _name(source), max_bytes // 2 if orientation != 1 else max_bytes)
     _load(im, _name(source))
-    img = _canonical_mode(im)
     op = _EXIF_TRANSPOSE.get(orientation)
-    if op is not None:
-        img = img.transpose(op)
-    h.update(f"{img.mode} {img.width}x{img.height}\n".encode())
-    h.update(img.tobytes())
+    img = im.transpose(op) if op is not None else im
+    h.update(f"{mode} {img.width}x{img.height}\n".encode())
+    rows = max(1, CHUNK_BYTES // (4 * img.width))
+    for y in range(0, img.height, rows):
+        h.update(_canonical_mode(img.crop((0, y, img.width, min(y + rows, img.height)))).tobytes())
     return h.hexdigest()
+
+
+def _canonical_mode_name(im: Image.Image) -> str:
+    if im.mode == "P":
+        return "RGBA" if "transparency" in im.info else "RGB"
+    return im.mode
+
+
+def _vips_digest(source, im: Image.Image, mode: str) -> str | None:
+    """pixel_digest's bytes streamed from libvips, or None where its pixels might not be Pillow's."""
+    bands = {"L": 1, "LA": 2, "RGB": 3, "RGBA": 4, "I;16": 1}.get(mode)
+    if bands is None:
+        return None
+    try:
+        with _vips_image(source) as image:
+            if (image.width, image.height) != im.size or image.bands != bands:
+                return None
+            if mode == "I;16":
+                if image.format != "ushort" or sys.byteorder != "little":
+                    return None
+            elif image.format == "ushort":
+                image = (image >> 8).cast("uchar")  # Pillow keeps the high byte of 16-bit colour
+            elif image.format != "uchar":
+                return None
+            h = hashlib.sha256(f"{mode} {image.width}x{image.height}\n".encode())
+            region = pyvips.Region.new(image)
+            rows = max(1, CHUNK_BYTES // (16 * image.width))
+            for y in range(0, image.height, rows):
+                h.update(region.fetch(0, y, image.width, min(rows, image.height - y)))
+            return h.hexdigest()
+    except pyvips.Error as exc:
+        raise ImageDecodeError(f"{_name(source)}: corrupt or truncated image data ({str(exc).strip()})")
