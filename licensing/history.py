@@ -284,6 +284,11 @@ def _decision_events(record, decision, numbers):
         and (before.get("status"), before.get("master")) != (after.get("status"), after.get("master"))
     ):
         events.append({**base, **_master_change(before, after, numbers, words, decision)})
+    made_master = decision.kind == Decision.Kind.DUPLICATE and decision.superseded_id not in (None, record.pk)
+    if made_master and decision.master_id == record.pk:
+        words["other"] = numbers.get(decision.superseded_id, "?")
+        summary = _("%(who)s made this record the master of %(other)s (%(kind)s, decision %(n)d)") % words
+        events.append({**base, "event": "became-master", "summary": summary})
     merged = decision.effects.get("merged_fields") or {}
     if merged and decision.effects.get("master") == record.pk:
         changes = {name: [m.get("previous"), m.get("value")] for name, m in merged.items()}
@@ -342,11 +347,6 @@ def _decision_events(record, decision, numbers):
                     % {**words, "other": other},
                 }
             )
-    made_master = decision.kind == Decision.Kind.DUPLICATE and decision.superseded_id not in (None, record.pk)
-    if not events and made_master:
-        words["other"] = numbers.get(decision.superseded_id, "?")
-        summary = _("%(who)s made this record the master of %(other)s (%(kind)s, decision %(n)d)") % words
-        events.append({**base, "event": "became-master", "summary": summary})
     if not events:
         summary = _("%(who)s: %(kind)s (decision %(n)d)") % words
         if decision.corrects_id:

@@ -75,7 +75,7 @@ def answer_data(answer, user):
 
 
 def event_data(event):
-    keys = ("at", "event", "summary", "record", "image", "decision", "sequence", "kind", "actor")
+    keys = ("at", "event", "summary", "record", "image", "sha256", "decision", "sequence", "kind", "actor")
     data = {key: event.get(key) for key in keys}
     data.update(
         {

@@ -12,10 +12,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from catalogue.models import CatalogueRecord, Collection, ImageFile
+from dedup.models import CandidatePair
 from licensing.models import Licence
 from review import services
 from tests.test_audit_chain import make_pairs
@@ -40,7 +40,8 @@ def archive(collection):
         CatalogueRecord.objects.filter(pk=record.pk).update(
             rights=f"rights {n}", credit_line=f"credit {n}", title=f"Harbour {n}"
         )
-    return pairs
+    # Fresh from the database: the pairs' cached records predate the rights just set.
+    return list(CandidatePair.objects.filter(pk__in=[p.pk for p in pairs]).order_by("pk"))
 
 
 def write_csv(tmp_path, text, encoding="utf-8", extra=b""):
@@ -60,9 +61,9 @@ def run_import(path, collection, capsys):
 
 
 def api(personas, name):
+    # Whatever the authentication scheme (another part of the API's concern), the roles decide here.
     client = APIClient()
-    token, _created = Token.objects.get_or_create(user=personas[name])
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    client.force_authenticate(user=personas[name])
     return client
 
 
