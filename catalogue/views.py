@@ -8,24 +8,20 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models import BooleanField, Count, Exists, ExpressionWrapper, OuterRef, Q
+from django.db.models.functions import Coalesce
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 from kombu.exceptions import OperationalError as BrokerError
 
-from dedup import policy as dedup_policy
-from dedup.fingerprinting import progress as _progress
 from mastercopy.redirects import redirect_back
-from review.models import Decision
 
 from . import access
 from . import manifest as manifest_module
 from .files import serve_stored
 from .middleware import SESSION_KEY
-from .models import CatalogueRecord, Collection, ImageFile, ImportBatch, PolicyChange, Profile, UploadJob
+from .models import CatalogueRecord, Collection, ImageFile, ImportBatch, Profile, UploadJob
 from .roles import IMPORT, VIEW, permission_required
 from .tasks import process_upload
 
@@ -56,9 +52,11 @@ def _get_collection(request, pk):
 
 @permission_required(VIEW)
 def collection_list(request):
+    # The counters the database keeps (CollectionCounts): one row per collection, not a count (nor a
+    # join of records with images, which multiplied the two) over a million rows per request.
     collections = access.visible_collections(request.user).annotate(
-        image_count=Count("images"),
-        record_count=Count("records", distinct=True),
+        record_count=Coalesce("counts__records", 0),
+        image_count=Coalesce("counts__images", 0),
     )
     return render(request, "catalogue/collection_list.html", {"collections": collections})
 
@@ -78,122 +76,18 @@ def collection_new(request):
 
 @permission_required(VIEW)
 def collection_detail(request, pk):
+    """The collection and its imports and records; its progress, policy and decisions are dedup's and
+    review's parts, drawn by their template tags (catalogue imports neither)."""
     collection = _get_collection(request, pk)
     context = {
         "collection": collection,
-        "policy": dedup_policy.for_collection(collection),
-        "policy_form": PolicyForm(initial=dedup_policy.for_collection(collection)),
-        "approval_rules": [
-            dedup_policy.APPROVAL_RULES[rule]
-            for rule in dedup_policy.for_collection(collection)["approval_rules"]
-            if rule in dedup_policy.APPROVAL_RULES
-        ],
         "policy_changes": collection.policy_changes.select_related("actor")[:10],
-        "progress": _progress(collection),
         "imports": collection.imports.all()[:20],
-        "records": collection.records.order_by("catalogue_number")[:50],
+        "records": collection.records.order_by("catalogue_number").only("pk", "catalogue_number", "title")[
+            :50
+        ],
     }
     return render(request, "catalogue/collection_detail.html", context)
-
-
-class PolicyForm(forms.Form):
-    auto_settle = forms.BooleanField(
-        required=False, label=gettext_lazy("Settle exact copies automatically (byte- or pixel-identical)")
-    )
-    keep_best = forms.CharField(
-        label=gettext_lazy("Keep-best rule (criteria in order)"),
-        help_text=gettext_lazy("comma-separated, from: resolution, file_size, richness, lossless, accession"),
-    )
-    duplicate_relations = forms.MultipleChoiceField(
-        required=False,
-        label=gettext_lazy("Relations that count as the same record"),
-        widget=forms.CheckboxSelectMultiple,
-        choices=[(r, r) for r in dedup_policy.RELATIONS],
-    )
-    phash = forms.IntegerField(min_value=0, max_value=32, label=gettext_lazy("pHash distance"))
-    orientation = forms.IntegerField(
-        min_value=0, max_value=32, label=gettext_lazy("Rotation / mirror distance")
-    )
-    border = forms.IntegerField(min_value=0, max_value=32, label=gettext_lazy("Border-trimmed distance"))
-    crop = forms.IntegerField(min_value=0, max_value=32, label=gettext_lazy("Crop (region) distance"))
-    approval_rules = forms.MultipleChoiceField(
-        required=False,
-        label=gettext_lazy("Two-person rules: decisions that take effect only after a supervisor approves"),
-        widget=forms.CheckboxSelectMultiple,
-        choices=list(dedup_policy.APPROVAL_RULES.items()),
-    )
-    approval_experience = forms.IntegerField(
-        required=False,
-        min_value=0,
-        max_value=100000,
-        label=gettext_lazy("Decisions a new cataloguer makes under approval"),
-        help_text=gettext_lazy(
-            "with the new-cataloguer rule: decisions that took effect before one decides alone"
-        ),
-    )
-
-    def __init__(self, *args, initial=None, **kwargs):
-        if initial is not None:
-            initial = {
-                **initial,
-                **initial.get("thresholds", {}),
-                "keep_best": ", ".join(initial["keep_best"]),
-            }
-        super().__init__(*args, initial=initial, **kwargs)
-
-    def clean_keep_best(self):
-        criteria = [c.strip() for c in self.cleaned_data["keep_best"].split(",") if c.strip()]
-        unknown = [c for c in criteria if c not in dedup_policy.KEEP_BEST_CRITERIA]
-        if unknown or not criteria:
-            raise forms.ValidationError(
-                _("Unknown criteria: %(names)s") % {"names": ", ".join(unknown) or "—"}
-            )
-        return criteria
-
-    def policy(self):
-        data = self.cleaned_data
-        return {
-            "auto_settle": data["auto_settle"],
-            "keep_best": data["keep_best"],
-            "duplicate_relations": data["duplicate_relations"],
-            "thresholds": {name: data[name] for name in ("phash", "orientation", "border", "crop")},
-            "approval_rules": data["approval_rules"],
-        } | (
-            {}
-            if data["approval_experience"] is None
-            else {"approval_experience": data["approval_experience"]}
-        )
-
-
-@permission_required(IMPORT)
-@require_POST
-def collection_policy(request, pk):
-    collection = _get_collection(request, pk)
-    form = PolicyForm(request.POST)
-    if not form.is_valid():
-        messages.error(
-            request, _("The policy was not changed: %(errors)s") % {"errors": form.errors.as_text()}
-        )
-        return redirect(collection)
-    with transaction.atomic():
-        collection = Collection.objects.select_for_update().get(pk=collection.pk)
-        before = dedup_policy.for_collection(collection)
-        # Keys set elsewhere (calibration's review cut-off and automatic relations) are kept.
-        collection.policy = {**(collection.policy or {}), **form.policy()}
-        collection.save(update_fields=["policy"])
-        PolicyChange.objects.create(
-            collection=collection, actor=request.user, before=before, after=collection.policy
-        )
-    messages.success(request, _("Policy saved. It applies to pairs verified from now on."))
-    return redirect(collection)
-
-
-@permission_required(VIEW)
-def collection_progress(request, pk):
-    collection = _get_collection(request, pk)
-    return render(
-        request, "catalogue/_progress.html", {"collection": collection, "progress": _progress(collection)}
-    )
 
 
 @permission_required(IMPORT)
@@ -289,26 +183,6 @@ def import_detail(request, pk):
 def record_detail(request, pk):
     record = get_object_or_404(CatalogueRecord.objects.select_related("collection", "master"), pk=pk)
     access.require(request.user, record.collection_id)
-    # The decisions behind this record's links: who made it master, superseded or related, and when.
-    decisions = (
-        access.only_visible(Decision.objects.all(), request.user, *access.DECISION_COLLECTIONS)
-        .filter(
-            Q(master=record)
-            | Q(superseded=record)
-            | Q(pair__image_a__record=record)
-            | Q(pair__image_b__record=record)
-        )
-        .select_related("actor", "master", "superseded")
-        .annotate(
-            waiting=ExpressionWrapper(
-                Q(pending=True)
-                & ~Exists(Decision.objects.filter(approves=OuterRef("pk")))
-                & ~Exists(Decision.objects.filter(corrects=OuterRef("pk"))),
-                output_field=BooleanField(),
-            )
-        )
-        .order_by("-created_at", "-pk")[:50]
-    )
     context = {
         "record": record,
         "resolved": record.resolve(),
@@ -317,8 +191,6 @@ def record_detail(request, pk):
             record.superseded_records.select_related("collection"), request.user
         ),
         "related": access.only_visible(record.related_records().select_related("collection"), request.user),
-        "decisions": decisions,
-        "waiting": [d for d in decisions if d.waiting],
         "merged_fields": (record.metadata or {}).get("merged_fields", {}),
     }
     return render(request, "catalogue/record_detail.html", context)

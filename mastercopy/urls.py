@@ -15,5 +15,6 @@ urlpatterns = [
     path("api/", include("api.urls")),
     path("review/", include("review.urls")),
     path("licensing/", include("licensing.urls")),
+    path("", include("dedup.urls")),
     path("", include("catalogue.urls")),
 ]

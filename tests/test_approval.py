@@ -313,7 +313,7 @@ def test_the_policy_form_sets_rules_and_keeps_calibrated_settings(client_for, co
         "approval_experience": 25,
     }
 
-    client.post(reverse("catalogue-collection-policy", args=[collection.pk]), form)
+    client.post(reverse("dedup-collection-policy", args=[collection.pk]), form)
 
     collection.refresh_from_db()
     assert collection.policy["approval_rules"] == ["rights_differ", "new_cataloguer"]
@@ -323,7 +323,7 @@ def test_the_policy_form_sets_rules_and_keeps_calibrated_settings(client_for, co
     page = client.get(collection.get_absolute_url()).content.decode()
     assert "every decision of a new cataloguer" in page and "resized ≥ 0.9" in page
     supervisor_form = client_for("supervisor").post(
-        reverse("catalogue-collection-policy", args=[collection.pk]), {**form, "approval_rules": []}
+        reverse("dedup-collection-policy", args=[collection.pk]), {**form, "approval_rules": []}
     )
     assert supervisor_form.status_code == 403
 

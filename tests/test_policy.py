@@ -19,7 +19,7 @@ FORM = {
 def test_an_administrator_changes_the_policy_and_the_change_is_recorded(client_for, collection):
     client = client_for("administrator")
 
-    response = client.post(reverse("catalogue-collection-policy", args=[collection.pk]), FORM)
+    response = client.post(reverse("dedup-collection-policy", args=[collection.pk]), FORM)
 
     assert response.status_code == 302
     collection.refresh_from_db()
@@ -37,7 +37,7 @@ def test_an_administrator_changes_the_policy_and_the_change_is_recorded(client_f
 @pytest.mark.parametrize("persona", ["supervisor", "cataloguer"])
 @pytest.mark.django_db
 def test_supervisors_and_cataloguers_cannot_change_thresholds(client_for, collection, persona):
-    response = client_for(persona).post(reverse("catalogue-collection-policy", args=[collection.pk]), FORM)
+    response = client_for(persona).post(reverse("dedup-collection-policy", args=[collection.pk]), FORM)
 
     assert response.status_code == 403
     collection.refresh_from_db()
@@ -47,7 +47,7 @@ def test_supervisors_and_cataloguers_cannot_change_thresholds(client_for, collec
 @pytest.mark.django_db
 def test_an_unknown_keep_best_criterion_changes_nothing(client_for, collection):
     client_for("administrator").post(
-        reverse("catalogue-collection-policy", args=[collection.pk]), {**FORM, "keep_best": "prettiest"}
+        reverse("dedup-collection-policy", args=[collection.pk]), {**FORM, "keep_best": "prettiest"}
     )
 
     collection.refresh_from_db()

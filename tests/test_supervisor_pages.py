@@ -77,7 +77,7 @@ def test_a_supervisor_cannot_change_users_or_thresholds(client_for, collection, 
         302,
         403,
     )
-    response = client.post(reverse("catalogue-collection-policy", args=[collection.pk]), {})
+    response = client.post(reverse("dedup-collection-policy", args=[collection.pk]), {})
     assert response.status_code == 403
 
 

@@ -128,7 +128,7 @@ def test_the_collection_page_shows_processing_progress(
             reverse("catalogue-upload", args=[collection.pk]), {"files": [upload("a.jpg", jpeg_bytes())]}
         )
 
-    partial = client.get(reverse("catalogue-collection-progress", args=[collection.pk])).content.decode()
+    partial = client.get(reverse("dedup-collection-progress", args=[collection.pk])).content.decode()
 
     assert "of 1 images" in partial
     assert 'data-pending="1"' in partial or 'data-pending="0"' in partial
