@@ -112,7 +112,9 @@ _FREQUENT = (
     "油麻尖沙咀码头轮渡茶酒店医宫殿塔船厂铺巷坊林古迹纪念碑亭阁府衙署祠庵观铁站场银邮局博"
 )
 _PUNCTUATION = set("，。、：；「」『』（）《》〈〉！？—…·　“”‘’")
-MIN_SCORE, MIN_MARGIN = 1.0, 0.5
+MIN_SCORE, MIN_MARGIN, FREQUENT_ONLY = 1.0, 0.5, 2.75
+_HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+_HAN_BESIDE_LATIN = re.compile(r"[A-Za-z][\u3400-\u9fff]|[\u3400-\u9fff][A-Za-z]")
 
 
 def _canonical(name):
@@ -133,9 +135,25 @@ def decode(data, encoding=None):
     if utf16:
         return utf16
     try:
-        return data.decode("utf-8-sig"), "utf-8"
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as utf8_error:
         return _decode_chinese(data, utf8_error)
+    return _not_gbk_by_accident(data, text) or (text, "utf-8")
+
+
+def _not_gbk_by_accident(data, text):
+    """A short GBK file can be valid UTF-8 too (学校 is D1A7 D0A3, which UTF-8 reads as Cyrillic ѧУ).
+    Only when the UTF-8 reading has no Chinese at all, and the GBK reading is frequent characters that
+    stand apart from Latin letters (UTF-8 é read as GBK is 茅 inside a word), is the file GBK."""
+    if text.isascii() or _HAN.search(text):
+        return None
+    try:
+        chinese = data.decode("gb18030")
+    except UnicodeDecodeError:
+        return None
+    if _score(chinese) < FREQUENT_ONLY or _HAN_BESIDE_LATIN.search(chinese):
+        return None
+    return chinese, _gb_name(data, chinese)
 
 
 def _decode_as(data, encoding):
