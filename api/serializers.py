@@ -235,11 +235,20 @@ class ReviewItemSerializer(serializers.ModelSerializer):
         fields = ["id", "status", "leased_by", "lease_expires_at", "decision"]
 
 
+class OpenProblemSerializer(serializers.Serializer):
+    error = serializers.CharField()
+    at = serializers.DateTimeField()
+    attempts = serializers.IntegerField()
+
+
 class PairSerializer(serializers.ModelSerializer):
     image_a = PairImageSerializer(read_only=True)
     image_b = PairImageSerializer(read_only=True)
     relations = serializers.SerializerMethodField(help_text=_("the relation's labels"))
     review_item = serializers.SerializerMethodField()
+    open_problem = serializers.SerializerMethodField(
+        help_text=_("an original storage could not open: why, when last, and the attempts so far (or null)")
+    )
 
     class Meta:
         model = CandidatePair
@@ -261,6 +270,8 @@ class PairSerializer(serializers.ModelSerializer):
             "crop_distance",
             "same_bytes",
             "verified",
+            "inferred",
+            "open_problem",
             "group",
             "review_item",
             "created_at",
@@ -268,6 +279,14 @@ class PairSerializer(serializers.ModelSerializer):
 
     def get_relations(self, pair) -> list[str]:
         return [label for label in pair.relation.split("+") if label]
+
+    @extend_schema_field(OpenProblemSerializer(allow_null=True))
+    def get_open_problem(self, pair):
+        if not pair.open_error:
+            return None
+        return OpenProblemSerializer(
+            {"error": pair.open_error, "at": pair.open_error_at, "attempts": pair.open_attempts}
+        ).data
 
     @extend_schema_field(ReviewItemSerializer(allow_null=True))
     def get_review_item(self, pair):

@@ -474,10 +474,7 @@ class DecisionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, GenericV
 
     def _review_item(self, pair):
         access.require_pair(self.request.user, pair)
-        item = ReviewItem.objects.filter(pair=pair).first()
-        if item is None and pair.tier == CandidatePair.Tier.REVIEW:
-            services.sync_queue()  # the pipeline queued the pair after the last sync
-            item = ReviewItem.objects.filter(pair=pair).first()
+        item = ReviewItem.objects.filter(pair=pair).first()  # the tier rules queued it with its tier
         if item is None:
             raise Conflict(
                 _("This pair is not in the review queue (tier: %(tier)s).")

@@ -4,3 +4,13 @@ from django.dispatch import Signal
 # automatically; the review app records the system's decision and supersedes the other record.
 # Arguments: pair, master_image, reason.
 pair_settled = Signal()
+
+# Sent inside the transaction that puts a verified pair in the review tier (dedup.verification), so the
+# review app queues it in that same transaction: the queue never lags the pipeline, and a GET of the
+# queue page writes nothing. Arguments: pair.
+pair_for_review = Signal()
+
+# Sent by resume_pending (dedup.tasks) after it has enqueued stranded work: the review app repairs its
+# queue then (review-tier pairs without an item, e.g. from before queue items were created with the
+# tier). No arguments.
+pending_resumed = Signal()

@@ -123,6 +123,15 @@ class CandidatePair(models.Model):
     verified = models.BooleanField(default=False, db_index=True)
     tier_reason = models.CharField(max_length=500, blank=True)
     priority = models.FloatField(default=0, db_index=True)
+    # An original of the pair that storage could not open while the others of its batch opened (a file
+    # deleted from the bucket, a half-restored backup): why, when last, and how many attempts so far.
+    # Set by dedup.verification only; the pair stays unverified and is retried until it goes to a person.
+    open_error = models.CharField(max_length=500, blank=True)
+    open_error_at = models.DateTimeField(null=True, blank=True)
+    open_attempts = models.PositiveSmallIntegerField(default=0)
+    # Verification inferred this pair's verdict from two verified pairs through the group's master
+    # instead of comparing the two images (see dedup.verification.verify_pairs).
+    inferred = models.BooleanField(default=False)
     group = models.ForeignKey(
         "CandidateGroup", null=True, blank=True, on_delete=models.SET_NULL, related_name="pairs"
     )

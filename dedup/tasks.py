@@ -14,10 +14,11 @@ from celery import shared_task
 from django.db import InterfaceError, OperationalError, connection, transaction
 from kombu.exceptions import OperationalError as BrokerError
 
+from .events import pending_resumed
 from .fingerprinting import batches, ensure_fingerprints, pending_ids
 from .models import Fingerprint
 from .search import rebuild_groups, search_images, shard_count, shard_queue, unsearched_ids
-from .verification import unverified, verify_pairs
+from .verification import retry_due, unverified, verify_pairs
 
 log = logging.getLogger(__name__)
 
@@ -92,8 +93,14 @@ def search_batch(self, image_ids, shard=None):
 
 @shared_task(**_COMMON, autoretry_for=(OSError, *DATABASE_ERRORS), soft_time_limit=1800, time_limit=1900)
 def verify_batch(self, pair_ids):
-    """Verify pairs on the images, apply the tier rules (settling exact copies), then regroup."""
-    verify_pairs(pair_ids)
+    """Verify pairs on the images, apply the tier rules (settling exact copies), then regroup.
+
+    A pair whose original is missing is noted and left for resume_pending (not retried with the batch,
+    so it holds nothing back); storage down for the whole batch raises StorageUnavailable (an OSError),
+    and the batch is retried."""
+    noted = verify_pairs(pair_ids)
+    if noted:
+        log.warning("%d of %d pairs wait for an original storage could not open", noted, len(pair_ids))
     regroup()
 
 
@@ -128,6 +135,12 @@ def resume_pending(self):
         ids = unsearched_ids(shard=k)
         publish_batches(search_batch, ids, shard=k)
         counts["images to search"] += len(ids)
+    # Pairs noted with an original storage could not open, once their wait is over: in batches of their
+    # own, so a file still missing never holds back fresh pairs.
+    retries = retry_due()
+    publish_batches(verify_batch, retries, VERIFY_BATCH)
+    counts["pairs to verify"] += len(retries)
+    pending_resumed.send(sender=resume_pending)  # the review app repairs its queue
     if any(counts.values()):
         log.info("resumed pending work: %s", ", ".join(f"{n} {name}" for name, n in counts.items()))
     return counts

@@ -2,81 +2,227 @@
 
 Runs after pair search, in the same batches. Each pair is verified once (``verified``); a rerun skips
 it, so the verdicts, tiers and any decisions taken on the pair stick.
+
+An original that storage cannot open is one of two things, and the batch tells them apart:
+- one file missing (deleted from the bucket, a half-restored backup) while the others open: the rest of
+  the batch is verified; the pair is noted (``open_error``, ``open_error_at``, ``open_attempts``), stays
+  unverified and is retried by resume_pending on its own, after waits that double
+  (MASTERCOPY_MISSING_RETRY_SECONDS); after MASTERCOPY_MISSING_ATTEMPTS attempts it goes to a person as
+  "original missing".
+- storage down for everyone (every open fails, and so does a probe of other originals): nothing is noted;
+  StorageUnavailable (an OSError) is raised, so the task retries the whole batch as before.
 """
 
 import json
 import logging
+from datetime import timedelta
 
+from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import Q
+from django.utils import timezone
+
+from catalogue.models import ImageFile
 
 from . import policy
-from .events import pair_settled
+from .events import pair_for_review, pair_settled
 from .models import CandidatePair
 from .tiers import PairFacts, classify
 
 log = logging.getLogger(__name__)
 
 
+def _storage_errors():
+    try:
+        from botocore.exceptions import BotoCoreError, ClientError
+    except ImportError:  # no S3 backend installed
+        return (OSError,)
+    # An unreachable endpoint is a BotoCoreError, not an OSError.
+    return (OSError, BotoCoreError, ClientError)
+
+
+STORAGE_ERRORS = _storage_errors()
+PROBES = 3  # other originals tried before one failing open is called an outage
+
+
+class StorageUnavailable(OSError):
+    """Every original a batch tried failed to open, and so did other originals: storage is down."""
+
+
+class _Unopenable(Exception):
+    """One original could not be fetched; carries the image and storage's own error."""
+
+    def __init__(self, image, error):
+        super().__init__(f"{image.storage_key}: {error}")
+        self.image, self.error = image, error
+
+
 @transaction.atomic
-def _save(pair, *, relation, params, sentence, tier, reason, priority):
+def _save(pair, *, relation, params, sentence, tier, reason, priority, inferred=False):
     """Store the verdict once; False if another worker verified the pair first."""
     if CandidatePair.objects.select_for_update().filter(pk=pair.pk, verified=True).exists():
         return False
     pair.relation, pair.relation_params, pair.explanation = relation, _plain(params), sentence
     pair.tier, pair.tier_reason, pair.priority, pair.verified = tier, reason[:500], priority, True
-    pair.save(
-        update_fields=[
-            "relation",
-            "relation_params",
-            "explanation",
-            "tier",
-            "tier_reason",
-            "priority",
-            "verified",
-            "updated_at",
-        ]
-    )
+    pair.inferred = inferred
+    fields = ["relation", "relation_params", "explanation", "tier", "tier_reason", "priority", "verified"]
+    if pair.open_error and not reason.startswith("original missing"):
+        pair.open_error, pair.open_error_at = "", None  # the original opened after all
+        fields += ["open_error", "open_error_at"]
+    pair.save(update_fields=[*fields, "inferred", "updated_at"])
+    if tier == CandidatePair.Tier.REVIEW:
+        pair_for_review.send(sender=CandidatePair, pair=pair)
     return True
 
 
 def unverified(image_ids=None):
-    pairs = CandidatePair.objects.filter(verified=False)
+    """Pairs waiting for their first verification (pairs noted with an unopenable original are left to
+    retry_due, so they never share a batch with fresh ones)."""
+    pairs = CandidatePair.objects.filter(verified=False, open_attempts=0)
     if image_ids is not None:
         pairs = pairs.filter(Q(image_a__in=image_ids) | Q(image_b__in=image_ids))
     return list(pairs.order_by("pk").values_list("pk", flat=True))
 
 
-def verify_pairs(pair_ids, on_progress=None):
-    pairs = CandidatePair.objects.filter(pk__in=pair_ids, verified=False).select_related(
-        "image_a__record", "image_b__record", "image_a__collection", "image_b__collection"
+def retry_due(now=None):
+    """Noted pairs whose wait is over: MASTERCOPY_MISSING_RETRY_SECONDS after the first failed attempt,
+    doubling with each further one."""
+    now = now or timezone.now()
+    base = settings.MASTERCOPY_MISSING_RETRY_SECONDS
+    noted = CandidatePair.objects.filter(verified=False, open_attempts__gt=0).order_by("pk")
+    return [
+        pk
+        for pk, attempts, at in noted.values_list("pk", "open_attempts", "open_error_at")
+        if at is None or at + timedelta(seconds=base * 2 ** (attempts - 1)) <= now
+    ]
+
+
+def open_problems(collection):
+    """The collection's pairs with an original storage could not open: waiting for a retry, or sent to
+    a person as "original missing" (for the collection page)."""
+    return (
+        CandidatePair.objects.filter(Q(image_a__collection=collection) | Q(image_b__collection=collection))
+        .exclude(open_error="")
+        .select_related("image_a", "image_b")
+        .order_by("-open_error_at")
     )
-    for pair in pairs.order_by("pk"):
-        verify_pair(pair)
+
+
+class _Batch:
+    """Fetches a batch's originals and tells one missing file from storage that is down."""
+
+    def __init__(self, pairs):
+        self.pairs = pairs
+        self.answered = None  # a key storage opened during this batch
+
+    def fetch(self, image):
+        try:
+            with default_storage.open(image.storage_key, "rb") as stored:
+                data = stored.read()
+        except STORAGE_ERRORS as exc:
+            raise _Unopenable(image, exc) from exc
+        self.answered = image.storage_key
+        return data
+
+    def storage_answers(self, failed):
+        """Whether storage still opens another original than the failing one: the one that opened last,
+        or else other originals of the batch and the archive."""
+        if self.answered is not None:
+            return self._opens(self.answered)
+        for key in self._probe_keys(failed)[:PROBES]:
+            if self._opens(key):
+                self.answered = key
+                return True
+        return False
+
+    def _probe_keys(self, failed):
+        keys = []
+        for pair in self.pairs:
+            for image in (pair.image_a, pair.image_b):
+                if image.storage_key not in keys and image.storage_key not in failed:
+                    keys.append(image.storage_key)
+        if len(keys) < PROBES:
+            others = ImageFile.objects.filter(state=ImageFile.State.READY).exclude(storage_key__in=failed)
+            recent = others.order_by("-pk").values_list("storage_key", flat=True)[:PROBES]
+            keys += [key for key in recent if key not in keys]
+        return keys
+
+    @staticmethod
+    def _opens(key):
+        try:
+            with default_storage.open(key, "rb"):
+                return True
+        except STORAGE_ERRORS:
+            return False
+
+
+def verify_pairs(pair_ids, on_progress=None):
+    """Verify the pairs that still wait; returns how many were noted with an original storage could not
+    open. Raises StorageUnavailable when storage is down for the whole batch (nothing is noted then)."""
+    pairs = list(
+        CandidatePair.objects.filter(pk__in=pair_ids, verified=False)
+        .select_related("image_a__record", "image_b__record", "image_a__collection", "image_b__collection")
+        .order_by("pk")
+    )
+    batch, cache, unopenable = _Batch(pairs), _side_cache(), []
+    for pair in pairs:
+        try:
+            _verify(pair, batch.fetch, cache)
+        except _Unopenable as failure:
+            unopenable.append((pair, failure))
+            if not batch.storage_answers({f.image.storage_key for _, f in unopenable}):
+                raise StorageUnavailable(f"storage is not answering ({failure})") from failure.error
+            continue
         if on_progress:
             on_progress()
+    if unopenable and not batch.storage_answers({f.image.storage_key for _, f in unopenable}):
+        raise StorageUnavailable(f"storage stopped answering ({unopenable[-1][1]})")
+    for pair, failure in unopenable:
+        note_unopenable(pair, failure.image, failure.error)
+        if on_progress:
+            on_progress()
+    return len(unopenable)
+
+
+def note_unopenable(pair, image, error):
+    """Note on the pair that storage could not open one of its originals; after the last allowed attempt
+    the pair goes to a person as "original missing" (never silently dropped)."""
+    attempts = pair.open_attempts + 1
+    what = f"{image.storage_key} ({image.source_path or 'no source path'}) could not be opened: {error}"
+    pair.open_error, pair.open_error_at, pair.open_attempts = what[:500], timezone.now(), attempts
+    log.warning("pair %s, attempt %d: %s", pair.pk, attempts, what)
+    with transaction.atomic():
+        CandidatePair.objects.filter(pk=pair.pk, verified=False).update(
+            open_error=pair.open_error, open_error_at=pair.open_error_at, open_attempts=attempts
+        )
+        if attempts >= settings.MASTERCOPY_MISSING_ATTEMPTS:
+            _save(
+                pair,
+                relation="",
+                params={},
+                sentence="",
+                tier=CandidatePair.Tier.REVIEW,
+                reason=f"original missing after {attempts} attempts: {what}; a person must compare"[:500],
+                priority=0.5,
+            )
+
+
+def _side_cache():
+    from .verify import SideCache  # OpenCV loads only in the processes that verify
+
+    return SideCache(32)
 
 
 def _info(image):
     return {"sha256": image.sha256, "format": image.format, "size": image.size}
 
 
-def _open_both(pair):
-    """Both originals, opened: a storage failure here (bucket unreachable, file missing) propagates, so
-    the task retries and resume_pending comes back for the pair; it says nothing about the pair."""
-    left = default_storage.open(pair.image_a.storage_key, "rb")
-    try:
-        return left, default_storage.open(pair.image_b.storage_key, "rb")
-    except BaseException:
-        left.close()
-        raise
+def _verdict(pair, fetch, cache):
+    from .verify import verify
 
-
-def _verdict(pair, left, right):
-    from .verify import verify  # OpenCV loads only in the processes that verify
-
-    return verify(left, right, left_info=_info(pair.image_a), right_info=_info(pair.image_b))
+    a, b = pair.image_a, pair.image_b
+    return verify(lambda: fetch(a), lambda: fetch(b), left_info=_info(a), right_info=_info(b), cache=cache)
 
 
 def facts_for(pair, verdict):
@@ -114,11 +260,32 @@ def _plain(params):
     return json.loads(json.dumps(params, default=lambda o: o.item() if hasattr(o, "item") else str(o)))
 
 
+def _fetch(image):
+    with default_storage.open(image.storage_key, "rb") as stored:
+        return stored.read()
+
+
 def verify_pair(pair):
-    left, right = _open_both(pair)
+    """Verify one pair on its own; a storage error propagates as storage raised it, saying nothing
+    about the pair (verify_pairs is the batch version that tells a missing file from an outage)."""
+
+    def fetch(image):
+        try:
+            return _fetch(image)
+        except STORAGE_ERRORS as exc:
+            raise _Unopenable(image, exc) from exc
+
     try:
-        with left, right:
-            verdict = _verdict(pair, left, right)
+        _verify(pair, fetch, _side_cache())
+    except _Unopenable as failure:
+        raise failure.error
+
+
+def _verify(pair, fetch, cache):
+    try:
+        verdict = _verdict(pair, fetch, cache)
+    except _Unopenable:
+        raise
     except Exception as exc:  # noqa: BLE001 - one undecodable pair must not stop the batch; a person looks
         log.exception("verification failed for pair %s", pair.pk)
         _save(
@@ -131,6 +298,10 @@ def verify_pair(pair):
             priority=0.5,
         )
         return
+    _apply(pair, verdict)
+
+
+def _apply(pair, verdict, *, inferred=False):
     result = classify(facts_for(pair, verdict))
     with transaction.atomic():
         saved = _save(
@@ -141,6 +312,7 @@ def verify_pair(pair):
             tier=result.tier,
             reason=result.reason,
             priority=result.priority,
+            inferred=inferred,
         )
         if not saved:
             return

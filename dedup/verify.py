@@ -130,6 +130,8 @@ class _Side:
 
 
 def _read(source) -> bytes:
+    if callable(source):
+        return source()
     if isinstance(source, bytes | bytearray):
         return bytes(source)
     if isinstance(source, str | os.PathLike):
@@ -176,26 +178,35 @@ def _header(source, info: dict | None) -> _Side:
                  mode=("RGBA" if "transparency" in im.info else "RGB") if im.mode == "P" else im.mode)
 
 
-# The pairs of one image come in runs (verification goes pair by pair through groups of copies), so
-# the last few decoded sides, with their working image, digest and features, are kept by SHA-256:
-# a group of 17 copies then costs 17 decodes instead of 272.
-_CACHE: OrderedDict[str, _Side] = OrderedDict()
-CACHE_SIZE = 24
+class SideCache:
+    """Decoded sides (bytes, working image, digest, features) by SHA-256, the least recently used dropped
+    first. The pairs of one image come in runs (a batch is ordered so that a picture's copies follow
+    each other), so a group of 17 copies costs 17 decodes instead of 272. A source may be a callable
+    returning the bytes: it is called only on a miss, so a cached image is not fetched again."""
 
+    def __init__(self, size: int = 24):
+        self.size = size
+        self.sides: OrderedDict[str, _Side] = OrderedDict()
 
-def _cached_header(source, info: dict | None) -> _Side:
-    sha = (info or {}).get("sha256")
-    if sha and sha in _CACHE:
-        _CACHE.move_to_end(sha)
-        side = _CACHE[sha]
-        side.digest = side.digest or (info or {}).get("pixel_digest")
+    def side(self, source, info: dict | None) -> _Side:
+        sha = (info or {}).get("sha256")
+        if sha and sha in self.sides:
+            self.sides.move_to_end(sha)
+            side = self.sides[sha]
+            side.digest = side.digest or (info or {}).get("pixel_digest")
+            return side
+        side = _header(source, info)
+        if sha:
+            self.sides[sha] = side
+            while len(self.sides) > self.size:
+                self.sides.popitem(last=False)
         return side
-    side = _header(source, info)
-    if sha:
-        _CACHE[sha] = side
-        while len(_CACHE) > CACHE_SIZE:
-            _CACHE.popitem(last=False)
-    return side
+
+    def clear(self):
+        self.sides.clear()
+
+
+_CACHE = SideCache()  # for callers that pass no cache of their own
 
 
 def _may_share_pixels(L: _Side, R: _Side) -> bool:
@@ -423,13 +434,17 @@ def _uniform(pixels: np.ndarray) -> tuple[bool, float]:
 # --------------------------------------------------------------------------- verify
 
 
-def verify(left, right, *, left_info: dict | None = None, right_info: dict | None = None) -> Verdict:
-    """Compare two ORIGINAL files (paths, bytes or binary file objects) and explain the relation.
+def verify(left, right, *, left_info: dict | None = None, right_info: dict | None = None,
+           cache: SideCache | None = None) -> Verdict:
+    """Compare two ORIGINAL files (paths, bytes, binary file objects, or callables returning the bytes)
+    and explain the relation.
 
     left_info/right_info: optional dicts with 'sha256', 'format', 'size', 'pixel_digest' already known.
+    cache: where decoded sides are kept between calls (by SHA-256, so only with info['sha256']).
     """
-    L = _cached_header(left, left_info)
-    R = _cached_header(right, right_info)
+    cache = _CACHE if cache is None else cache
+    L = cache.side(left, left_info)
+    R = cache.side(right, right_info)
     if L.sha == R.sha or L.data == R.data:
         return Verdict(["identical"], {}, "Right is a byte-for-byte identical copy of Left.", 1.0, 0)
 

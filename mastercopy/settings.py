@@ -237,6 +237,10 @@ MASTERCOPY_THRESHOLDS = {
 MASTERCOPY_AUTO_MIN_DECISIONS = envint("MASTERCOPY_AUTO_MIN_DECISIONS", 50)
 # Images per fingerprinting / search task: big enough that a million files is not a million messages.
 MASTERCOPY_BATCH_SIZE = envint("MASTERCOPY_BATCH_SIZE", 200)
+# A pair whose original storage cannot open (while others open) is retried after waits of this, doubling
+# (10, 20, 40, 80 min ...), and after this many attempts goes to a person as "original missing".
+MASTERCOPY_MISSING_RETRY_SECONDS = envint("MASTERCOPY_MISSING_RETRY_SECONDS", 600)
+MASTERCOPY_MISSING_ATTEMPTS = envint("MASTERCOPY_MISSING_ATTEMPTS", 6)
 
 # --- Celery: an embedded filesystem broker by default (no server), Redis when CELERY_BROKER_URL is set. ---
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", "filesystem://")

@@ -8,6 +8,22 @@ def _settle(sender, pair, master_image, reason, **kwargs):
     decide_duplicate(pair, master_image.record, automatic=True, reason=reason)
 
 
+def _queue(sender, pair, **kwargs):
+    from .services import queue_pair
+
+    queue_pair(pair)
+
+
+def _repair_queue(sender, **kwargs):
+    import logging
+
+    from .services import sync_queue
+
+    repaired = sync_queue()
+    if repaired:
+        logging.getLogger(__name__).warning("queue repair: %d review-tier pairs had no queue item", repaired)
+
+
 def _suspend_on_rejection(sender, instance, created, **kwargs):
     if created:
         from .calibration import suspend_on_rejection
@@ -20,9 +36,11 @@ class ReviewConfig(AppConfig):
     verbose_name = _("Review")
 
     def ready(self):
-        from dedup.events import pair_settled
+        from dedup.events import pair_for_review, pair_settled, pending_resumed
 
         pair_settled.connect(_settle, dispatch_uid="review-settle-certain-pairs")
+        pair_for_review.connect(_queue, dispatch_uid="review-queue-review-tier-pairs")
+        pending_resumed.connect(_repair_queue, dispatch_uid="review-repair-queue")
         from django.db.models.signals import post_save
 
         from .models import Decision

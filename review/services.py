@@ -232,38 +232,49 @@ def contradiction(pair, kind):
 # --- the queue --------------------------------------------------------------------------------------
 
 
-def sync_queue():
-    """Give every review-tier pair its queue item (pairs arrive from the pipeline at any time).
-    Idempotent: pairs that already have an item, decided or not, are left alone, so decisions stick."""
-    missing = list(
-        CandidatePair.objects.filter(tier=CandidatePair.Tier.REVIEW, review_item__isnull=True).values_list(
-            "pk", "image_a__collection_id", "relation", "score", "priority", "group_id"
+def _new_items(rows):
+    """Queue items for (pk, collection, relation, score, priority, group) rows of review-tier pairs; a
+    pair someone already settled gets its item decided, pointing at that decision."""
+    settled = dict(
+        Decision.objects.filter(
+            pair__in=[row[0] for row in rows], kind__in=SETTLING, corrections__isnull=True, pending=False
+        ).values_list("pair_id", "pk")
+    )
+    return [
+        ReviewItem(
+            pair_id=pk,
+            collection_id=collection,
+            relation=relation,
+            score=score,
+            priority=priority,
+            group_id=group,
+            status=ReviewItem.Status.DECIDED if pk in settled else ReviewItem.Status.OPEN,
+            decision_id=settled.get(pk),
         )
+        for pk, collection, relation, score, priority, group in rows
+    ]
+
+
+def queue_pair(pair):
+    """Give a pair the tier rules just put in the review tier its queue item, in their transaction
+    (dedup.events.pair_for_review). A pair that already has one keeps it, so decisions stick."""
+    row = (pair.pk, pair.image_a.collection_id, pair.relation, pair.score, pair.priority, pair.group_id)
+    ReviewItem.objects.bulk_create(_new_items([row]), ignore_conflicts=True)
+
+
+def sync_queue():
+    """Repair step, not part of the flow (the tier rules queue each pair as they put it in the review
+    tier): give every verified review-tier pair without one its queue item. Run by resume_pending and
+    the repair_queue command. Idempotent: pairs that already have an item, decided or not, are left
+    alone, so decisions stick. Returns how many items it created."""
+    missing = list(
+        CandidatePair.objects.filter(
+            tier=CandidatePair.Tier.REVIEW, verified=True, review_item__isnull=True
+        ).values_list("pk", "image_a__collection_id", "relation", "score", "priority", "group_id")
     )
     if not missing:
         return 0
-    settled = dict(
-        Decision.objects.filter(
-            pair__in=[row[0] for row in missing], kind__in=SETTLING, corrections__isnull=True, pending=False
-        ).values_list("pair_id", "pk")
-    )
-    ReviewItem.objects.bulk_create(
-        [
-            ReviewItem(
-                pair_id=pk,
-                collection_id=collection,
-                relation=relation,
-                score=score,
-                priority=priority,
-                group_id=group,
-                status=ReviewItem.Status.DECIDED if pk in settled else ReviewItem.Status.OPEN,
-                decision_id=settled.get(pk),
-            )
-            for pk, collection, relation, score, priority, group in missing
-        ],
-        batch_size=1000,
-        ignore_conflicts=True,
-    )
+    ReviewItem.objects.bulk_create(_new_items(missing), batch_size=1000, ignore_conflicts=True)
     return len(missing)
 
 

@@ -103,7 +103,6 @@ def _escalated_allowed(request, filters):
 
 @permission_required(REVIEW)
 def queue(request):
-    services.sync_queue()
     filters = _filters(request.GET)
     escalated = _escalated_allowed(request, filters)
     status = ReviewItem.Status.ESCALATED if escalated else ReviewItem.Status.OPEN
@@ -157,7 +156,6 @@ def queue(request):
 @require_POST
 @permission_required(REVIEW)
 def start(request):
-    services.sync_queue()
     filters = _filters(request.POST)
     pk = services.claim_next(
         request.user, filters, filters["order"], escalated=_escalated_allowed(request, filters)

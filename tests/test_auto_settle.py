@@ -142,7 +142,7 @@ def copies(collection, n):
     copy = add_image(
         collection, f"AUTO-{n}-web", encode(base.resize((320, 240)), quality=70), credit_line="Harbour Board"
     )
-    pair = make_pair(original, copy, score=0.95)
+    pair = make_pair(original, copy, score=0.95, queued=False)
     CandidatePair.objects.filter(pk=pair.pk).update(verified=False, tier="", relation="", explanation="")
     return CandidatePair.objects.select_related(
         "image_a__record", "image_b__record", "image_a__collection", "image_b__collection"

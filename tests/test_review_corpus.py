@@ -15,6 +15,7 @@ from catalogue.inspect import inspect_image
 from catalogue.models import CatalogueRecord, ImageFile
 from dedup.fingerprinting import fingerprint_image
 from dedup.models import CandidateGroup, CandidatePair
+from review import services
 
 PASSWORD = "correct horse battery staple"
 
@@ -65,9 +66,12 @@ def add_image(collection, number, data, **record_fields):
     return image
 
 
-def make_pair(a, b, *, score, relation="resized+recompressed", params=None, explanation=None, group=None):
+def make_pair(
+    a, b, *, score, relation="resized+recompressed", params=None, explanation=None, group=None, queued=True
+):
+    """A verified review-tier pair, queued as the tier rules queue one (queued=False: not yet)."""
     a, b = sorted((a, b), key=lambda image: image.pk)
-    return CandidatePair.objects.create(
+    pair = CandidatePair.objects.create(
         image_a=a,
         image_b=b,
         phash_distance=4,
@@ -83,6 +87,9 @@ def make_pair(a, b, *, score, relation="resized+recompressed", params=None, expl
         priority=score,
         group=group,
     )
+    if queued:
+        services.queue_pair(pair)
+    return pair
 
 
 def build_corpus(collection, pairs=3):
