@@ -4,7 +4,7 @@ from rest_framework.routers import SimpleRouter
 
 from licensing import api as licensing_api
 
-from . import views
+from . import partners, views
 
 router = SimpleRouter()
 router.register("collections", views.CollectionViewSet, basename="api-collection")
@@ -19,6 +19,7 @@ export_urls = [
     path("exports/mapping/", views.MappingExport.as_view(), name="api-export-mapping"),
     path("exports/exact-duplicates/", views.ExactDuplicatesExport.as_view(), name="api-export-exact"),
     path("exports/premis/", views.PremisExport.as_view(), name="api-export-premis"),
+    path("exports/partner/<int:pk>/", partners.PartnerExport.as_view(), name="api-export-partner"),
 ]
 licensing_urls = [
     path("licences/", licensing_api.LicenceList.as_view(), name="api-licences"),

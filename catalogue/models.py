@@ -131,12 +131,18 @@ class CatalogueRecord(models.Model):
         """What a decision changes on a record, as recorded in the audit (before / after)."""
         return {"record": self.pk, "status": self.status, "master": self.master_id}
 
+    def may_be_superseded_by(self, master):
+        """A record of a reference collection is never superseded by another collection's record."""
+        return not self.collection.reference or master.resolve().collection_id == self.collection_id
+
     def supersede(self, master):
         """Make master the authoritative record for this one. Records that this one had already
         superseded move to master too, so groups stay flat: A=B then B=C gives C superseded by A."""
         master = master.resolve()
         if master.pk == self.pk:
             raise ValueError("a record cannot supersede itself")
+        if not self.may_be_superseded_by(master):
+            raise ValueError("a record of a reference collection is never superseded by another collection's")
         CatalogueRecord.objects.filter(master=self).update(master=master, updated_at=timezone.now())
         self.status, self.master = self.Status.SUPERSEDED, master
         self.save(update_fields=["status", "master", "updated_at"])

@@ -36,6 +36,8 @@ class CollectionForm(forms.ModelForm):
         fields = [
             "name",
             "institution",
+            "partner",
+            "reference",
             "description",
             "default_rights",
             "default_credit_line",

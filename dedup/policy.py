@@ -101,9 +101,16 @@ def _key(image, criterion):
 
 
 def rank_images(images, rule):
-    """Images best first by the keep-best rule, and a reason that names the deciding criterion."""
-    ordered = sorted(images, key=lambda image: tuple(_key(image, c) for c in rule), reverse=True)
+    """Images best first by the keep-best rule, and a reason that names the deciding criterion. A
+    reference collection's image (the authoritative archive) comes before every other, whatever the rule."""
+    ordered = sorted(
+        images,
+        key=lambda image: (image.collection.reference, *(_key(image, c) for c in rule)),
+        reverse=True,
+    )
     best, runner = ordered[0], ordered[1] if len(ordered) > 1 else None
+    if runner is not None and best.collection.reference and not runner.collection.reference:
+        return ordered, f"the reference collection's record ({best.collection.name})"
     return ordered, _reason(best, runner, rule)
 
 

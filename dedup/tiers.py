@@ -31,6 +31,7 @@ class PairFacts:
     credit_lines: tuple = ("", "")
     owners: tuple = ("", "")
     auto_settle: tuple = (True, True)
+    both_reference: bool = False
     score: float = 1.0
     review_min_score: float = 0.0
     relation: str = ""
@@ -77,6 +78,8 @@ def guardrails(facts):
     reasons = rights_differences(facts.rights, facts.credit_lines, facts.owners)
     if not all(facts.auto_settle):
         reasons.append("automatic settling is switched off for this collection")
+    if facts.both_reference:
+        reasons.append("both records are in reference collections, which are never superseded")
     return reasons
 
 

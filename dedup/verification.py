@@ -238,6 +238,10 @@ def facts_for(pair, verdict):
         credit_lines=(a.record.credit_line, b.record.credit_line),
         owners=(a.collection.institution, b.collection.institution),
         auto_settle=tuple(p["auto_settle"] for p in policies),
+        # Two reference collections: neither record may be superseded by the other's (catalogue.models).
+        both_reference=a.collection_id != b.collection_id
+        and a.collection.reference
+        and b.collection.reference,
         score=pair.score,
         review_min_score=max(float(p["review_min_score"]) for p in policies),
         relation=verdict.relation,

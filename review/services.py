@@ -41,6 +41,13 @@ class ReviewError(Exception):
     """A request the queue refuses (someone else holds the item, nothing to undo, ...): said to the user."""
 
 
+def reference_refusal(record):
+    return _(
+        "%(number)s is in the reference collection %(collection)s, whose records are never superseded by "
+        "another collection's: keep it as the master, or call the pair related."
+    ) % {"number": record.catalogue_number, "collection": record.collection.name}
+
+
 def _evidence(pair):
     return {
         "score": pair.score,
@@ -120,6 +127,8 @@ def decide_duplicate(
     before = [_state(r, fields if r.pk == target.pk else ()) for r in (*touched, *followers)]
     if target.pk not in {s["record"] for s in before}:
         before.append(_state(target, fields))
+    if superseded is not None and not superseded.resolve().may_be_superseded_by(target):
+        raise ReviewError(reference_refusal(superseded.resolve()))
     if superseded is not None and superseded.resolve().pk != target.pk:
         superseded.supersede(master_record)
     merged = {}
@@ -403,6 +412,9 @@ def review(item_pk, user, kind, *, master_side=None, comment="", merge=(), super
             return approval.propose(item, pair, user, kind, master_side, comment, merge, why)
         if kind == Decision.Kind.DUPLICATE:
             image = pair.image_b if master_side == "right" else pair.image_a
+            other = (pair.image_a if image is pair.image_b else pair.image_b).record.resolve()
+            if not other.may_be_superseded_by(image.record):
+                raise ReviewError(reference_refusal(other))
             decision = decide_duplicate(pair, image.record, actor=user, comment=comment, merge=merge)
         else:
             decision = decide(pair, kind, actor=user, comment=comment)

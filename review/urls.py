@@ -1,6 +1,6 @@
 from django.urls import path, register_converter
 
-from . import views, views_approval
+from . import views, views_approval, views_partner
 from . import views_supervisor as supervisor
 
 
@@ -43,6 +43,11 @@ supervisor_urls = [
     path("supervisor/exports/mapping/", supervisor.export_mapping, name="review-supervisor-export-mapping"),
     path("supervisor/exports/exact/", supervisor.export_exact, name="review-supervisor-export-exact"),
     path("supervisor/exports/premis.xml", supervisor.export_premis, name="review-supervisor-export-premis"),
+    path(
+        "supervisor/exports/partner/<int:pk>/",
+        views_partner.export_partner,
+        name="review-supervisor-export-partner",
+    ),
 ]
 urlpatterns += supervisor_urls
 
