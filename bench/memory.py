@@ -131,7 +131,7 @@ def main():
         for label, path in images:
             row = {what: measure(path, what, args.decode_max_bytes) for what in ("signals", "digest")}
             sig, dig = row["signals"], row["digest"]
-            note = sig["note"] if sig["note"] == dig["note"] else f"{sig['note']} | digest: {dig['note']}"
+            note = sig["note"] + (f" | digest: {dig['note']}" if dig["note"] else "")
             print(f"{label:32} {sig['rss_mb']:15.0f} {dig['rss_mb']:16.0f}  {note}", flush=True)
             if not max(sig["rss_mb"], dig["rss_mb"]) <= args.ceiling_mb:
                 over.append(label)

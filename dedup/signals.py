@@ -106,8 +106,10 @@ REDUCE_ABOVE_PIXELS = 40_000_000  # above this, non-JPEG images are box-reduced 
 # MASTERCOPY_DECODE_MAX_BYTES); streamed and shrink-on-load decodes stay far below it.
 MAX_DECODE_BYTES = 768 * 1024 * 1024
 # Formats libvips streams top to bottom in a few rows of memory (GIF is not one: its frame buffer is RGBA).
+# WebP cannot stream rows, but libwebp decodes straight at a reduced scale, which fingerprints need.
 _VIPS_STREAMED = {"PNG", "TIFF", "WEBP"}
-_VIPS_DIGESTED = _VIPS_STREAMED | {"JPEG"}  # pixel_digest needs every pixel: no draft, so JPEG streams too
+# pixel_digest needs every pixel at full size: libvips streams these (JPEG too, with no draft to use).
+_VIPS_DIGESTED = {"PNG", "TIFF", "JPEG"}
 PREVIEW_QUALITY = 85
 THUMB_QUALITY = 80
 WHITE = 255
@@ -434,7 +436,7 @@ def _decode_bytes(im: Image.Image) -> int:
 def _check_whole_decode(im: Image.Image, name: str, max_bytes: int) -> None:
     need = _decode_bytes(im)
     if need > max_bytes:
-        how = "" if im.format in _VIPS_STREAMED and not _interlaced(im) else f" ({im.format} {im.mode})"
+        how = f" ({'interlaced ' if _interlaced(im) else ''}{im.format} {im.mode})"
         raise ImageDecodeError(
             f"{name}: {im.width}x{im.height}{how} must be decoded whole, which needs about {need >> 20} MB, "
             f"above the decode memory ceiling of {max_bytes >> 20} MB (MASTERCOPY_DECODE_MAX_BYTES): refused "
@@ -466,17 +468,17 @@ def _vips_streams(im: Image.Image) -> bool:
 
 
 @contextlib.contextmanager
-def _vips_image(source) -> Iterator:
-    """The first page of source as a sequential (streamed) libvips image."""
+def _vips_image(source, **options) -> Iterator:
+    """The first page of source as a sequential (streamed) libvips image; options go to the loader."""
     if isinstance(source, str | os.PathLike):
-        yield pyvips.Image.new_from_file(os.fspath(source), access="sequential")
+        yield pyvips.Image.new_from_file(os.fspath(source), access="sequential", **options)
         return
     source.seek(0)
     stream = pyvips.SourceCustom()
     stream.on_read(source.read)
     stream.on_seek(lambda offset, whence: (source.seek(offset, whence), source.tell())[1])
     try:
-        yield pyvips.Image.new_from_source(stream, "", access="sequential")
+        yield pyvips.Image.new_from_source(stream, "", access="sequential", **options)
     finally:
         del stream  # kept alive while libvips reads from it
 
@@ -485,11 +487,13 @@ def _vips_reduced(im: Image.Image, source, k: int) -> Image.Image:
     """Box-reduce by k while libvips streams the file (a few rows in memory); the result is in the mode
     Pillow would have decoded, 16 bits taken to 8 (as Pillow does for 48-bit RGB)."""
     name = _name(source)
+    # libwebp decodes straight at the reduced size (its own area-averaging scaler): it cannot stream rows.
+    options = {"scale": 1 / k} if im.format == "WEBP" else {}
     try:
-        with _vips_image(source) as image:
+        with _vips_image(source, **options) as image:
             if image.format == "ushort":
                 image = image >> 8
-            small = image.shrink(k, k).cast("uchar")
+            small = (image if options else image.shrink(k, k)).cast("uchar")
             mode = _vips_mode(small, cmyk=im.mode == "CMYK")
             if mode is None:
                 raise ImageDecodeError(f"{name}: {image.bands}-band {image.format} image not supported")
@@ -806,7 +810,7 @@ def pixel_digest(source, *, max_decode_bytes: int | None = None) -> str:
 
     No draft, so a JPEG re-encode differs while PNG/TIFF/metadata-stripped copies agree. Memory is bounded:
     uncompressed strip TIFFs with orientation 1 are hashed chunk by chunk (peak ~CHUNK_BYTES), huge
-    PNG/TIFF/WebP files are streamed through libvips (the same bytes as Pillow's, tested); every other file
+    PNG/TIFF/JPEG files are streamed through libvips (the same bytes as Pillow's, tested); every other file
     is decoded whole (refused above max_decode_bytes) and hashed band by band, so no full-size copy is made.
     """
     max_bytes = max_decode_bytes or MAX_DECODE_BYTES
