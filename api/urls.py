@@ -28,6 +28,7 @@ licensing_urls = [
     path("licences/<int:pk>/", licensing_api.LicenceDetail.as_view(), name="api-licence"),
     path("as-of/", licensing_api.AsOf.as_view(), name="api-as-of"),
     path("records/<int:pk>/history/", licensing_api.RecordHistory.as_view(), name="api-record-history"),
+    path("pairs/<int:pk>/updated-version/", licensing_api.UpdatedVersion.as_view(), name="api-pair-update"),
 ]
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),

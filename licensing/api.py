@@ -15,15 +15,15 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from api.permissions import CanImport, CanView
+from api.permissions import CanImport, CanReview, CanView
 from api.serializers import ErrorSerializer
 from catalogue import access
 from catalogue.models import CatalogueRecord
 
-from . import history, present, reports
+from . import history, present, reports, versions
 from .importing import LicenceFileError, import_licences, import_rows
 from .models import Licence
-from .views import csv_response, get_licence_for_user, licence_answer, matching_records
+from .views import csv_response, get_licence_for_user, get_pair_for_user, licence_answer, matching_records
 
 _ERRORS = {
     400: OpenApiResponse(OpenApiTypes.OBJECT, description="invalid parameters"),
@@ -236,3 +236,41 @@ class LicenceReport(APIView):
         if query["format"] == "csv":
             return csv_response(rows, f"licences-{query['kind']}-{collection.pk}")
         return _json({"collection": collection.pk, "kind": query["kind"], "licences": list(rows)})
+
+
+class UpdatedVersionInput(serializers.Serializer):
+    newer = serializers.ChoiceField(
+        choices=["left", "right"], help_text="which image of the pair is the newer"
+    )
+    comment = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
+
+
+class UpdatedVersion(APIView):
+    permission_classes = [CanReview]
+    parser_classes = [JSONParser, FormParser]
+
+    @extend_schema(
+        summary="Record that one image of a pair is an updated version of the other (its record is master)",
+        request=UpdatedVersionInput,
+        responses={
+            201: OpenApiTypes.OBJECT,
+            409: OpenApiResponse(
+                ErrorSerializer, description="refused: already decided, contradicts, needs approval"
+            ),
+            **_ERRORS,
+        },
+    )
+    def post(self, request, pk):
+        pair = get_pair_for_user(request.user, pk)
+        data = UpdatedVersionInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            decision = versions.record_updated_version(
+                pair, data.validated_data["newer"], request.user, data.validated_data["comment"]
+            )
+        except versions.VersionError as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+        return Response(
+            {"decision": decision.pk, "master": decision.master_id, "superseded": decision.superseded_id},
+            status=status.HTTP_201_CREATED,
+        )

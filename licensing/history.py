@@ -347,6 +347,11 @@ def _decision_events(record, decision, numbers):
                     % {**words, "other": other},
                 }
             )
+    if (decision.evidence or {}).get("updated_version"):
+        for event in events:
+            if event["event"] in ("superseded", "became-master"):
+                event["updated_version"] = True
+                event["summary"] += " · " + _("an updated version from the rights holder")
     if not events:
         summary = _("%(who)s: %(kind)s (decision %(n)d)") % words
         if decision.corrects_id:

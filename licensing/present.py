@@ -84,6 +84,7 @@ def event_data(event):
             "master_after": event.get("master_after"),
             "corrects": event.get("corrects"),
             "approves": event.get("approves"),
+            "updated_version": bool(event.get("updated_version")),
         }
     )
     return data

@@ -8,4 +8,5 @@ urlpatterns = [
     path("licences/<int:pk>/", views.licence_detail, name="licensing-licence"),
     path("as-of/", views.as_of, name="licensing-as-of"),
     path("reports/", views.report, name="licensing-report"),
+    path("pairs/<int:pk>/updated-version/", views.updated_version, name="licensing-updated-version"),
 ]

@@ -9,12 +9,15 @@ from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_POST
 
 from catalogue import access
 from catalogue.models import CatalogueRecord
-from catalogue.roles import IMPORT, VIEW, permission_required
+from catalogue.roles import IMPORT, REVIEW, VIEW, permission_required
+from dedup.models import CandidatePair
+from mastercopy.redirects import redirect_back
 
-from . import history, present, reports
+from . import history, present, reports, versions
 from .importing import LicenceFileError, import_licences
 from .models import Licence
 
@@ -157,3 +160,29 @@ def parse_date(value):
         return date.fromisoformat(value or "")
     except ValueError:
         return None
+
+
+def get_pair_for_user(user, pk):
+    """The candidate pair, or 404 when it does not exist or either collection is hidden from user."""
+    pair = get_object_or_404(
+        CandidatePair.objects.select_related("image_a__record", "image_b__record"), pk=pk
+    )
+    access.require_pair(user, pair)
+    return pair
+
+
+@permission_required(REVIEW)
+@require_POST
+def updated_version(request, pk):
+    pair = get_pair_for_user(request.user, pk)
+    newer_side = request.POST.get("newer")
+    if newer_side not in ("left", "right"):
+        return HttpResponse(status=400)
+    try:
+        versions.record_updated_version(pair, newer_side, request.user, request.POST.get("comment", ""))
+    except versions.VersionError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, _("Recorded as an updated version; the older record is retired."))
+    newer = pair.image_b if newer_side == "right" else pair.image_a
+    return redirect_back(request, newer.record.get_absolute_url())

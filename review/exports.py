@@ -68,7 +68,10 @@ def mapping_rows(collection=None, visible=None):
                 decided[state["record"]] = decision
     for record in records.order_by("collection__name", "catalogue_number"):
         master = record.master if record.master.master_id is None else record.resolve()
-        yield _mapping_row(record, "superseded", master, decided.get(record.pk))
+        decision = decided.get(record.pk)
+        updated = decision is not None and decision.evidence.get("updated_version")
+        relation = "updated-version" if updated else "superseded"
+        yield _mapping_row(record, relation, master, decision)
     for link in links.order_by("pk"):
         decision = decided.get(frozenset((link.record_a_id, link.record_b_id)))
         yield _mapping_row(link.record_a, "related", link.record_b, decision)
@@ -144,6 +147,7 @@ def _premis_event(decision, numbers):
                     f"sha256={decision.hash}",
                     f"prev={decision.prev_hash}",
                     f"corrects=mastercopy-decision-{decision.corrects_id}" if decision.corrects_id else "",
+                    "relation=updated-version" if (decision.evidence or {}).get("updated_version") else "",
                     "pending=approval" if decision.pending else "",
                     f"approves=mastercopy-decision-{decision.approves_id}" if decision.approves_id else "",
                     f"reason={decision.reason}" if decision.reason else "",

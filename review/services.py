@@ -112,10 +112,20 @@ def _merge_fields(master, superseded, fields):
 
 @transaction.atomic(savepoint=False)
 def decide_duplicate(
-    pair, master_record, *, actor=None, automatic=False, reason="", comment="", merge=(), approves=None
+    pair,
+    master_record,
+    *,
+    actor=None,
+    automatic=False,
+    reason="",
+    comment="",
+    merge=(),
+    approves=None,
+    evidence=None,
 ):
     """Supersede the other record of the pair by master_record, recording the decision; merge names
-    fields whose values the superseded record gives to the master."""
+    fields whose values the superseded record gives to the master; evidence adds to what the decision
+    records of the pair (licensing's updated versions say which file replaces which)."""
     lock_chain()
     records = {pair.image_a.record, pair.image_b.record}
     others = [r for r in records if r.pk != master_record.pk]
@@ -145,7 +155,7 @@ def decide_duplicate(
         automatic=automatic,
         reason=reason[:500],
         comment=comment,
-        evidence=_evidence(pair),
+        evidence={**_evidence(pair), **(evidence or {})},
         before=before,
         after=after,
         effects={"merged_fields": merged, "master": target.pk} if merged else {},

@@ -20,6 +20,7 @@ from schemathesis.checks import not_a_server_error
 from catalogue.importing import Importer
 from catalogue.models import CatalogueRecord, Collection, ImageFile, ImportBatch
 from dedup.models import CandidateGroup, CandidatePair
+from licensing.models import Licence
 from mastercopy.wsgi import application
 from review import services
 from review.models import Decision
@@ -63,6 +64,11 @@ def fuzz_data(connection_kept, collection, personas):
     importer.add("fuzz.jpg", io.BytesIO(jpeg_bytes()))
     importer.add("notes.txt", io.BytesIO(b"not an image"))
     importer.finish()
+    record = pairs[1].image_a.record
+    Licence.objects.create(
+        number="FUZZ-1", client="Fuzz", collection=collection, catalogue_number=record.catalogue_number,
+        record=record, licensed_on=record.created_at.date(),
+    )
     yield
     cache.clear()  # the token endpoint's failures must not lock other tests' logins out
 
@@ -93,6 +99,7 @@ MODELS = {
     "groups": CandidateGroup,
     "group": CandidateGroup,
     "decisions": Decision,
+    "licences": Licence,
 }
 
 

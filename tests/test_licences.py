@@ -419,3 +419,65 @@ def test_the_reports_list_exactly_the_affected_licences(
         "same",
         "same",
     )
+
+
+def test_an_updated_version_retires_the_old_record_and_its_licences_keep_the_delivered_file(
+    archive, collection, personas, client_for, tmp_path, capsys
+):
+    licences_for(collection, tmp_path, capsys)
+    pair = archive[0]  # C-0000 (left) and C-0001 (right): C-0001 is the rights holder's newer file
+    response = client_for("cataloguer").post(
+        reverse("licensing-updated-version", args=[pair.pk]), {"newer": "right"}
+    )
+    again = api(personas, "cataloguer").post(
+        reverse("api-pair-update", args=[pair.pk]), {"newer": "right"}, format="json"
+    )
+
+    assert response.status_code == 302
+    assert again.status_code == 409
+    old = record_by("C-0000")
+    assert (old.status, old.master.catalogue_number) == ("superseded", "C-0001")
+    delivered = answer(personas, "L-3")
+    assert (delivered["then"]["file"]["sha256"], delivered["delivered_sha256_matches"]) == (
+        sha("C-0000"),
+        True,
+    )
+    assert (delivered["now"]["file"]["sha256"], delivered["superseded_since"]) == (sha("C-0001"), True)
+    history = api(personas, "cataloguer").get(reverse("api-record-history", args=[old.pk])).json()["events"]
+    assert [e["event"] for e in history if e["updated_version"]] == ["superseded"]
+    supervisor = client_for("supervisor")
+    mapping = supervisor.get(reverse("review-supervisor-export-mapping"), {"format": "json"})
+    rows = [(r["catalogue_number"], r["relation"], r["target_number"]) for r in mapping.json()]
+    assert rows == [("C-0000", "updated-version", "C-0001")]
+    premis = b"".join(supervisor.get(reverse("review-supervisor-export-premis")).streaming_content).decode()
+    assert premis.count("relation=updated-version") == 1
+
+
+def test_only_reviewers_who_may_see_the_pair_record_an_updated_version(
+    archive, collection, partner, personas, client_for
+):
+    secret_image = Collection.objects.get(name="Partner mirror").images.first()
+    hidden = CandidatePair.objects.get(image_a=secret_image)
+    assert (
+        client_for("outsider")
+        .post(reverse("licensing-updated-version", args=[archive[0].pk]), {"newer": "right"})
+        .status_code
+        == 403
+    )
+    assert (
+        api(personas, "outsider")
+        .post(reverse("api-pair-update", args=[archive[0].pk]), {"newer": "right"}, format="json")
+        .status_code
+        == 403
+    )
+    assert (
+        client_for("cataloguer")
+        .post(reverse("licensing-updated-version", args=[hidden.pk]), {"newer": "right"})
+        .status_code
+        == 404
+    )
+    assert CatalogueRecord.objects.filter(status="superseded").count() == 0
+
+
+def record_by(number):
+    return CatalogueRecord.objects.select_related("master").get(catalogue_number=number)
