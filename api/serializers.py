@@ -500,3 +500,4 @@ class TokenSerializer(serializers.Serializer):
 
 class ErrorSerializer(serializers.Serializer):
     detail = serializers.CharField()
+    expiry = serializers.DateTimeField(allow_null=True)

@@ -13,7 +13,6 @@ from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status
-from rest_framework.authtoken.models import Token
 from rest_framework.decorators import action
 from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.negotiation import BaseContentNegotiation
@@ -36,6 +35,7 @@ from review import views_supervisor as supervisor_views
 from review.models import Decision, ReviewItem
 
 from . import serializers as s
+from . import tokens as api_tokens
 from .permissions import CanImport, CanReview, CanSupervise, CanView
 
 
@@ -551,8 +551,10 @@ class PremisExport(_Export):
 
 
 @extend_schema(
-    summary="Exchange a username and password for the user's API token",
-    description="Failed attempts count towards the login page's lockout (same limit, same keys).",
+    summary="Exchange a username and password for a new API token",
+    description="Each call makes a new token, valid until its expiry (MASTERCOPY_API_TOKEN_DAYS); only its "
+    "digest is stored, so keep it: it cannot be shown again. A password change or deactivation revokes "
+    "the user's tokens. Failed attempts count towards the login page's limits (same counters).",
     request=s.TokenRequestSerializer,
     responses={
         200: s.TokenSerializer,
@@ -570,13 +572,12 @@ class ObtainToken(APIView):
         serializer = s.TokenRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         username, password = serializer.validated_data["username"], serializer.validated_data["password"]
-        keys = login_limits.failure_keys(username, request.META.get("REMOTE_ADDR", ""))
-        if login_limits.locked_out(keys):
+        # The limits themselves are in the authentication backend (mastercopy.auth), which counts this
+        # attempt; checking first only turns a locked-out attempt into a 429 with the reason.
+        if login_limits.locked_out(login_limits.request_keys(request._request, username)):
             raise TooManyAttempts(login_limits.lockout_message())
         user = authenticate(request._request, username=username, password=password)
         if user is None:
-            login_limits.record_failure(keys)
             raise ValidationError({"detail": _("Unable to log in with this username and password.")})
-        login_limits.record_success(keys)
-        token, _created = Token.objects.get_or_create(user=user)
-        return Response({"token": token.key})
+        token, expiry = api_tokens.issue(user)
+        return Response({"token": token, "expiry": expiry})

@@ -33,6 +33,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mastercopy.settings")
 os.environ.setdefault("SECRET_KEY", "bench-only-" + "x" * 40)
+os.environ.setdefault("MASTERCOPY_AUDIT_KEY", "bench-only-audit-key-not-a-secret-0123456789")
 
 PASSWORD = secrets.token_urlsafe(16)  # throwaway users in a throwaway database
 TOKEN = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')

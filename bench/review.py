@@ -39,6 +39,7 @@ sys.path.insert(0, str(REPO))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mastercopy.settings")
 os.environ.setdefault("SECRET_KEY", "bench-only-" + "x" * 40)
 os.environ.setdefault("MASTERCOPY_AUDIT_KEY", "bench-only-audit-" + "y" * 40)
+os.environ.setdefault("MASTERCOPY_AUDIT_KEY", "bench-only-audit-key-not-a-secret-0123456789")
 # The seeded decisions carry made-up hashes (the chain walk is not a page measured here): a migration
 # that re-keys the chain must not refuse them.
 os.environ.setdefault("MASTERCOPY_AUDIT_REKEY_BROKEN", "1")

@@ -107,6 +107,7 @@ def django_setup():
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mastercopy.settings")
     os.environ.setdefault("MASTERCOPY_AUDIT_KEY", "bench-scale-audit-key-not-a-secret-0123456789")
     os.environ.setdefault("SECRET_KEY", "bench-scale-secret-key-not-a-secret-0123456789")
+    os.environ.setdefault("MASTERCOPY_AUDIT_KEY", "bench-only-audit-key-not-a-secret-0123456789")
     sys.path.insert(0, str(REPO))
     import django
 
@@ -467,6 +468,7 @@ def main():
         return seed(args._seed)
     if args._run:
         return run(*args._run)
+    os.environ.setdefault("MASTERCOPY_AUDIT_KEY", "bench-only-audit-key-not-a-secret-0123456789")
     url = preflight()
     os.environ.setdefault("SECRET_KEY", "bench-scale-secret-key-not-a-secret-0123456789")
     os.environ.setdefault("MASTERCOPY_AUDIT_KEY", "bench-scale-audit-key-not-a-secret-0123456789")

@@ -5,9 +5,12 @@ when nothing is configured; PostgreSQL, Redis and S3-compatible storage when the
 README.md lists every variable.
 """
 
+import ipaddress
 import os
 import secrets
 import sys
+import tempfile
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -70,6 +73,49 @@ def _secret_key():
 
 
 SECRET_KEY = _secret_key()
+
+
+def _audit_key():
+    """The key of the decisions' hash chain (review.audit): like SECRET_KEY, from the environment or a
+    *_FILE, required when DEBUG is off, and kept out of the database, so that whoever can write to the
+    database cannot recompute the chain after changing it."""
+    key = env("MASTERCOPY_AUDIT_KEY")
+    if not key and TESTING:
+        return "insecure-test-only-audit-key-" + "y" * 40
+    if not key and not DEBUG:
+        raise ImproperlyConfigured(
+            "MASTERCOPY_AUDIT_KEY (or MASTERCOPY_AUDIT_KEY_FILE) must be set when DEBUG is off. "
+            'Generate one with: python -c "import secrets; print(secrets.token_urlsafe(50))"'
+        )
+    if not key:
+        # Development only: a random key kept in the data dir, like the development SECRET_KEY.
+        path = DATA_DIR / "dev-audit-key"
+        if not path.exists():
+            path.write_text(secrets.token_urlsafe(50))
+            path.chmod(0o600)
+        key = path.read_text().strip()
+    if len(key) < 32:
+        raise ImproperlyConfigured("MASTERCOPY_AUDIT_KEY must be at least 32 characters long.")
+    return key
+
+
+MASTERCOPY_AUDIT_KEY = _audit_key()
+# Rotation: put the new key in MASTERCOPY_AUDIT_KEY and the previous ones here (comma-separated, or one
+# per line in MASTERCOPY_AUDIT_OLD_KEYS_FILE); each decision names the key that signed it, and the old
+# keys still verify theirs. Never drop a key while decisions it signed exist.
+MASTERCOPY_AUDIT_OLD_KEYS = (env("MASTERCOPY_AUDIT_OLD_KEYS") or "").replace(",", " ").split()
+# Checkpoints of the chain's head, outside the database: one line appended after every transaction that
+# records decisions (and by verify_audit --checkpoint). Put it on a volume the web and the workers share,
+# ideally one the database's administrators cannot write (or made append-only with chattr +a).
+MASTERCOPY_AUDIT_CHECKPOINTS = env(
+    "MASTERCOPY_AUDIT_CHECKPOINTS",
+    str(Path(tempfile.gettempdir()) / f"mastercopy-test-checkpoints-{os.getpid()}.jsonl")
+    if TESTING
+    else str(DATA_DIR / "audit-checkpoints.jsonl"),
+)
+# Re-keying an existing chain (migration review 0009) refuses a chain that is already broken, which it
+# would otherwise launder; set this to re-key anyway (the breaks are noted in the checkpoint file).
+MASTERCOPY_AUDIT_REKEY_BROKEN = envbool("MASTERCOPY_AUDIT_REKEY_BROKEN", False)
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", [])
 
@@ -83,7 +129,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "storages",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",  # API tokens stored hashed, with an expiry (api.tokens)
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "catalogue",
@@ -156,10 +202,20 @@ AUTH_PASSWORD_VALIDATORS = [
 if TESTING:
     # Hashing at production strength costs a second per test user; tests do not need it.
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-# Failed logins allowed per account and per address before a lockout of this many seconds.
+# Every password check (login page, /admin/login/, the API's token endpoint) goes through this backend,
+# which applies the failure limits (mastercopy.auth).
+AUTHENTICATION_BACKENDS = ["mastercopy.auth.LimitedModelBackend"]
+# Failed logins allowed per account, and (counted separately, so a shared office or proxy address does
+# not lock every account) per client address, within a window of this many seconds.
 MASTERCOPY_LOGIN_FAILURES = envint("MASTERCOPY_LOGIN_FAILURES", 5)
 MASTERCOPY_LOGIN_LOCKOUT_SECONDS = envint("MASTERCOPY_LOGIN_LOCKOUT_SECONDS", 900)
-# The login limit must be shared by every web process: set CACHE_URL=redis://... in production.
+# Addresses or networks of the reverse proxies in front of the app (e.g. "127.0.0.1,10.0.0.0/8"). Only
+# a request from one of them has its X-Forwarded-For believed; empty: the peer's address is the client's.
+MASTERCOPY_TRUSTED_PROXIES = [
+    str(ipaddress.ip_network(entry, strict=False)) for entry in envlist("MASTERCOPY_TRUSTED_PROXIES", [])
+]
+# The login limits must be shared by every web process: set CACHE_URL=redis://... in production
+# (docker-compose.yml does); without it each process has its own memory cache and counts alone.
 CACHE_URL = env("CACHE_URL")
 if CACHE_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}}
@@ -332,7 +388,7 @@ if not DEBUG and not TESTING:
 REST_FRAMEWORK = {
     # Token first: an anonymous request is then told 401 with WWW-Authenticate, not 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "knox.auth.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -341,6 +397,13 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_PAGINATION_CLASS": "api.pagination.Pagination",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+# API tokens (django-rest-knox): "Authorization: Token <token>" as before; stored as a SHA-512 digest,
+# valid this many days from issue (no sliding renewal), revoked on password change or deactivation.
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(days=envint("MASTERCOPY_API_TOKEN_DAYS", 30)),
+    "AUTO_REFRESH": False,
+    "AUTH_HEADER_PREFIX": "Token",
+}
     # Exports take ?format=csv|json like their pages; the API has one renderer, so no format override.
     "URL_FORMAT_OVERRIDE": None,
 }

@@ -3,8 +3,11 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.generic import RedirectView
 
-from .auth import LoginView
+from .auth import LoginView, limited_login
 from .health import health
+
+# Admin's login page passes through the same limited backend; this makes it say so (429) when locked out.
+admin.site.login = limited_login(admin.site.login)
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="catalogue-collections"), name="home"),

@@ -4,9 +4,12 @@ streams instead of being built in memory."""
 
 from xml.sax.saxutils import escape
 
+from django.utils import timezone
+
 from catalogue import access
 from catalogue.models import CatalogueRecord, RecordLink
 
+from .audit import head
 from .models import Decision
 from .supervision import EXACT_RELATIONS, standing
 
@@ -144,7 +147,8 @@ def _premis_event(decision, numbers):
                 for part in (
                     f"kind={decision.kind}",
                     f"sequence={decision.sequence}",
-                    f"sha256={decision.hash}",
+                    f"hmac-sha256={decision.hash}",
+                    f"key={decision.key_id}" if decision.key_id else "",
                     f"prev={decision.prev_hash}",
                     f"corrects=mastercopy-decision-{decision.corrects_id}" if decision.corrects_id else "",
                     "relation=updated-version" if (decision.evidence or {}).get("updated_version") else "",
@@ -200,6 +204,10 @@ def premis_events(decisions=None, chunk=1000):
     decisions = decisions.select_related("actor", "pair__image_a", "pair__image_b").order_by("sequence", "pk")
     yield '<?xml version="1.0" encoding="UTF-8"?>\n'
     yield f'<premis:premis xmlns:premis="{PREMIS_NS}" version="3.0">\n'
+    # The chain's head when the export was made: a copy of it kept elsewhere is a checkpoint that
+    # verify_audit --head can check later (events deleted from the end of the log no longer match).
+    sequence, value = head(Decision.objects)
+    yield f"<!-- mastercopy audit head {sequence}:{value} at {timezone.now().isoformat()} -->\n"
     last = None
     while True:
         batch = decisions if last is None else decisions.filter(sequence__gt=last)

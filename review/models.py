@@ -77,10 +77,12 @@ class Decision(models.Model):
     # Set before the insert (not auto_now_add) because the hash covers it.
     created_at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
     # The tamper-evident chain (review.audit): position in the log, the previous decision's hash, and
-    # sha256 over this decision's fields and prev_hash. Assigned once, in save().
+    # HMAC-SHA256 over this decision's fields and prev_hash under the audit key that key_id names (a
+    # fingerprint of settings.MASTERCOPY_AUDIT_KEY, never the key). Assigned once, in save().
     sequence = models.PositiveBigIntegerField(unique=True, null=True, editable=False)
     prev_hash = models.CharField(max_length=64, blank=True, editable=False)
     hash = models.CharField(max_length=64, blank=True, editable=False, db_index=True)
+    key_id = models.CharField(max_length=16, blank=True, editable=False, db_default="")
 
     class Meta:
         ordering = ["created_at", "pk"]
@@ -106,14 +108,46 @@ class Decision(models.Model):
         """Append to the hash chain. Appends are serialised: on PostgreSQL by a transaction-scoped
         advisory lock (held until commit, so the next append sees this row); SQLite's IMMEDIATE
         transactions already let one writer at a time in. The unique sequence is the backstop."""
-        from .audit import GENESIS, digest
+        from .audit import GENESIS, current_key_id, digest
 
         lock_chain()
         chained = Decision.objects.exclude(sequence=None).order_by("-sequence")
         last = chained.values_list("sequence", "hash").first()
         self.sequence, self.prev_hash = (last[0] + 1, last[1]) if last else (1, GENESIS)
         self.created_at = timezone.now()
+        self.key_id = current_key_id()
         self.hash = digest(self, self.prev_hash)
+        # After the commit, note the head outside the database (a rolled-back transaction or savepoint
+        # takes its callback with it, so only committed events are ever noted).
+        sequence = self.sequence
+        transaction.on_commit(lambda: _checkpoint_after_commit(sequence), robust=True)
+
+
+# The highest sequence this process has noted per checkpoint file: a transaction that recorded many
+# decisions writes one line, at its first callback (the head is its last decision, or later).
+_noted = {}
+
+
+def _checkpoint_after_commit(sequence):
+    path = settings.MASTERCOPY_AUDIT_CHECKPOINTS
+    if path and _noted.get(path, 0) < sequence:
+        write_checkpoint(path=path)
+
+
+def write_checkpoint(reason="decision", path=None):
+    """Append the committed head of the chain to the checkpoint file (review.audit); returns the line.
+    After a commit, outside the append lock: lines may land out of order, and each is checked alone."""
+    from .audit import append_checkpoint, checkpoint_line
+
+    path = path or settings.MASTERCOPY_AUDIT_CHECKPOINTS
+    chained = Decision.objects.exclude(sequence=None).order_by("-sequence")
+    last = chained.values_list("sequence", "hash", "key_id").first()
+    if not path or not last:
+        return None
+    line = checkpoint_line(*last, reason)
+    append_checkpoint(path, line)
+    _noted[path] = last[0]
+    return line
 
 
 class ReviewItem(models.Model):

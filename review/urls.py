@@ -1,6 +1,6 @@
 from django.urls import path, register_converter
 
-from . import views, views_approval, views_partner
+from . import views, views_approval, views_evidence, views_partner
 from . import views_supervisor as supervisor
 
 
@@ -22,6 +22,7 @@ queue_urls = [
     path("undo/", views.undo, name="review-undo"),
 ]
 item_urls = [
+    path("same-description/", views_evidence.same_description, name="review-same-description"),
     path("items/<int:pk>/", views.item, name="review-item"),
     path("items/<int:pk>/claim/", views.claim, name="review-claim"),
     path("items/<int:pk>/decide/", views.decide, name="review-decide"),

@@ -1,6 +1,7 @@
 from urllib.parse import urlencode
 
 from django.contrib import messages
+from django.core.files.storage import default_storage
 from django.db.models import Count
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
@@ -17,7 +18,7 @@ from catalogue.roles import REVIEW, SUPERVISE, VIEW, permission_required
 from dedup import policy
 from dedup.models import Fingerprint
 
-from . import services
+from . import evidence, services
 from .models import Decision, ReviewItem
 
 # The buttons of the item screen: POST value → (decision kind, master side).
@@ -323,6 +324,40 @@ def _metadata_rows(left, right):
     ]
 
 
+def _metadata_evidence(left, right):
+    """What the two records' metadata agrees on (review.evidence), in the reader's language: shown
+    with the pair's explanation as supporting evidence."""
+    a, b = evidence.description(left.record), evidence.description(right.record)
+    found = evidence.agreement(a, b, _file_ids(left), _file_ids(right))
+    return [_evidence_sentence(e) for e in found]
+
+
+def _file_ids(image):
+    try:
+        with default_storage.open(image.storage_key, "rb") as handle:
+            return evidence.file_ids(handle)
+    except OSError:
+        return {}
+
+
+def _evidence_sentence(found):
+    if found.code == "number":
+        return _("the same catalogue number %(number)s in both collections") % {"number": found.value}
+    if found.code == "file-id":
+        return _("the same %(name)s (%(value)s)") % {"name": found.detail, "value": found.value}
+    fields = {
+        "creator": _("the same creator"),
+        "date": _("the same date"),
+        "creator+date": _("the same creator and date"),
+    }[found.detail]
+    title = {
+        "same": _("the same title"),
+        "script": _("the same title in another script"),
+        "near-equal": _("a near-equal title"),
+    }[found.value]
+    return f"{title}, {fields}"
+
+
 def _compared(a, b):
     """How two metadata values compare: a difference of Chinese script only (香港大會堂 / 香港大会堂)
     is the same text, shown as such rather than as a difference."""
@@ -420,6 +455,7 @@ def _item_context(request, item, filters):
         "suggestion": suggestion,
         "signals": _signals(pair, suggestion["thresholds"]),
         "rows": _metadata_rows(left, right),
+        "metadata_evidence": _metadata_evidence(left, right),
         "merge": merge,
         "strip": _group_strip(request, item, pair),
         "decisions": list(pair.decisions.select_related("actor").order_by("created_at", "pk")),

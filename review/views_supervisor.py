@@ -28,6 +28,7 @@ from catalogue.models import Collection
 from catalogue.roles import REVIEW, SUPERVISE, permission_required
 from mastercopy.redirects import redirect_back
 
+from . import audit as audit_chain
 from . import approval, calibration, exports, rereview, services, supervision
 from .models import Decision
 
@@ -233,7 +234,8 @@ def charts(request):
 
 @permission_required(SUPERVISE)
 def audit(request):
-    """Walk the hash chain now (on a supervisor's request: a full walk reads every decision)."""
+    """Walk the hash chain now (on a supervisor's request: a full walk reads every decision), with
+    verify_audit's defaults: the keyed hashes, the links and the checkpoints outside the database."""
     result, intact = "", None
     if request.GET.get("verify"):
         out = _Capture()
@@ -242,7 +244,23 @@ def audit(request):
             intact, result = True, out.text.strip()
         except CommandError as error:
             intact, result = False, str(error)
-    return render(request, "review/supervisor/audit.html", {"result": result, "intact": intact})
+    sequence, value = audit_chain.head(Decision.objects)
+    context = {
+        "result": result,
+        "intact": intact,
+        "head": f"{sequence}:{value}",
+        "key_id": audit_chain.current_key_id(),
+        "checkpoints": settings.MASTERCOPY_AUDIT_CHECKPOINTS,
+    }
+    return render(request, "review/supervisor/audit.html", context)
+
+
+def _with_head(response):
+    """Every export names the chain's head when it was made (sequence:hash), so a copy kept outside
+    the archive can later be checked with verify_audit --head."""
+    sequence, value = audit_chain.head(Decision.objects)
+    response["X-Mastercopy-Audit-Head"] = f"{sequence}:{value}"
+    return response
 
 
 class _Capture:
@@ -290,13 +308,15 @@ def _with_header(header, lines):
 @permission_required(SUPERVISE)
 def export_mapping(request):
     rows = exports.mapping_rows(_collection(request), visible=access.visible_ids(request.user))
-    return _table(rows, exports.MAPPING_FIELDS, "mastercopy-mapping", request.GET.get("format"))
+    return _with_head(_table(rows, exports.MAPPING_FIELDS, "mastercopy-mapping", request.GET.get("format")))
 
 
 @permission_required(SUPERVISE)
 def export_exact(request):
     rows = exports.exact_duplicate_rows(_collection(request), visible=access.visible_ids(request.user))
-    return _table(rows, exports.EXACT_FIELDS, "mastercopy-exact-duplicates", request.GET.get("format"))
+    return _with_head(
+        _table(rows, exports.EXACT_FIELDS, "mastercopy-exact-duplicates", request.GET.get("format"))
+    )
 
 
 @permission_required(SUPERVISE)
@@ -304,7 +324,7 @@ def export_premis(request):
     _form, queryset = _filtered(request)
     response = StreamingHttpResponse(exports.premis_events(queryset), content_type="application/xml")
     response["Content-Disposition"] = 'attachment; filename="mastercopy-premis-events.xml"'
-    return response
+    return _with_head(response)
 
 
 @permission_required(SUPERVISE)

@@ -56,6 +56,17 @@ def _storage(request, tmp_path):
 
 
 @pytest.fixture(autouse=True)
+def _audit_checkpoints(request, tmp_path):
+    """Every test notes the decision chain's head in its own file: each test has a new database, and a
+    checkpoint left by another test's chain would read as events deleted from this one."""
+    if not _django_loaded(request):
+        return None
+    path = tmp_path / "audit-checkpoints.jsonl"
+    request.getfixturevalue("settings").MASTERCOPY_AUDIT_CHECKPOINTS = str(path)
+    return path
+
+
+@pytest.fixture(autouse=True)
 def _eager_celery(request):
     """In-process tests run tasks eagerly; integration tests talk to a real worker instead."""
     if not _django_loaded(request):

@@ -13,7 +13,7 @@ from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 from rest_framework.test import APIClient
 
 from catalogue.importing import Importer
@@ -42,8 +42,8 @@ def api(personas):
     def client(name=None):
         api_client = APIClient()
         if name:
-            token, _created = Token.objects.get_or_create(user=personas[name])
-            api_client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+            _instance, token = AuthToken.objects.create(personas[name])
+            api_client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
         return api_client
 
     return client
@@ -147,7 +147,8 @@ def test_a_username_and_password_give_the_users_token(api, personas):
 
     assert response.status_code == 200
     token = response.json()["token"]
-    assert token == Token.objects.get(user=personas["cataloguer"]).key
+    assert response.json()["expiry"]
+    assert AuthToken.objects.get(user=personas["cataloguer"]).token_key == token[:15]
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
     assert client.get("/api/pairs/").status_code == 200
@@ -174,19 +175,23 @@ def test_wrong_passwords_lock_the_token_endpoint_and_the_login_page_together(cli
 
 
 def test_the_api_token_command_prints_creates_and_resets_a_token(personas):
+    def works(token):
+        return APIClient(headers={"Authorization": f"Token {token}"}).get("/api/pairs/").status_code == 200
+
     out = StringIO()
-    call_command("api_token", "supervisor", stdout=out)
+    call_command("api_token", "supervisor", stdout=out, stderr=StringIO())
     first = out.getvalue().strip()
-    assert first == Token.objects.get(user=personas["supervisor"]).key
+    assert AuthToken.objects.get(user=personas["supervisor"]).token_key == first[:15]
 
     again = StringIO()
-    call_command("api_token", "supervisor", stdout=again)
-    assert again.getvalue().strip() == first
+    call_command("api_token", "supervisor", stdout=again, stderr=StringIO())
+    assert again.getvalue().strip() != first  # only digests are kept: a new token, the first still valid
+    assert works(first) and works(again.getvalue().strip())
 
     reset = StringIO()
-    call_command("api_token", "supervisor", "--reset", stdout=reset)
+    call_command("api_token", "supervisor", "--reset", stdout=reset, stderr=StringIO())
     assert reset.getvalue().strip() not in ("", first)
-    assert Token.objects.filter(key=first).count() == 0
+    assert not works(first) and works(reset.getvalue().strip())
 
 
 # --- catalogue --------------------------------------------------------------------------------------
@@ -508,9 +513,9 @@ def test_a_proposer_cannot_approve_their_own_and_a_decline_sends_the_pair_back(a
     own_decline = api("supervisor").post(f"/api/decisions/{proposal['id']}/decline/")
     other = User.objects.create_user("second-supervisor", password="x" * 20)
     other.groups.add(Group.objects.get(name="Supervisor"))
-    token = Token.objects.create(user=other)
+    _instance, token = AuthToken.objects.create(other)
     second = APIClient()
-    second.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    second.credentials(HTTP_AUTHORIZATION=f"Token {token}")
     declined = second.post(
         f"/api/decisions/{proposal['id']}/decline/", {"comment": "look again"}, format="json"
     )

@@ -13,7 +13,7 @@ from django.core.cache import cache
 from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.renderers import OpenApiJsonRenderer
 from hypothesis import HealthCheck, settings
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 from rest_framework.test import APIClient
 from schemathesis.checks import not_a_server_error
 
@@ -36,7 +36,7 @@ def every_role_token(db, personas):
 
     user = User.objects.create_user("everyrole", password="correct horse battery staple")
     user.groups.set(Group.objects.all())
-    return Token.objects.create(user=user).key
+    return AuthToken.objects.create(user)[1]
 
 
 @pytest.fixture

@@ -93,8 +93,18 @@ def tamper(sql, params=()):
 
 
 def remove(decision):
-    tamper("UPDATE review_reviewitem SET decision_id = NULL WHERE decision_id = %s", [decision.pk])
-    tamper(f"DELETE FROM {TABLE} WHERE id = %s", [decision.pk])
+    """Delete a decision as a superuser would, first unhooking whatever points at it (the queue's item,
+    and any other app's rows that reference decisions)."""
+    with trigger_disabled(), connection.cursor() as cursor:
+        for relation in Decision._meta.get_fields(include_hidden=True):
+            if not (relation.auto_created and not relation.concrete and relation.field.concrete):
+                continue
+            table, column = relation.related_model._meta.db_table, relation.field.column
+            if relation.field.null:
+                cursor.execute(f"UPDATE {table} SET {column} = NULL WHERE {column} = %s", [decision.pk])
+            else:
+                cursor.execute(f"DELETE FROM {table} WHERE {column} = %s", [decision.pk])
+        cursor.execute(f"DELETE FROM {TABLE} WHERE id = %s", [decision.pk])
 
 
 def verify(*args):
@@ -195,10 +205,12 @@ def test_a_decision_slipped_in_outside_the_chain_is_reported(log):
 def test_the_migration_chains_existing_decisions(log):
     if connection.vendor == "postgresql":
         pytest.skip("the chain's columns cannot be blanked under the append-only trigger")
-    tamper(f"UPDATE {TABLE} SET sequence = NULL, prev_hash = '', hash = ''")
+    tamper(f"UPDATE {TABLE} SET sequence = NULL, prev_hash = '', hash = '', key_id = ''")
     chain = __import__("review.migrations.0004_chain_existing_decisions", fromlist=["chain"]).chain
+    rekey = __import__("review.migrations.0009_rekey_decision_chain", fromlist=["rekey"]).rekey
 
     chain(apps, None)
+    rekey(apps, connection.schema_editor())  # 0004 chains with the unkeyed SHA-256 of its time
 
     assert [(d.sequence, d.hash) for d in Decision.objects.order_by("sequence")] == [
         (d.sequence, d.hash) for d in log

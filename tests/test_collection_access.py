@@ -5,7 +5,7 @@ import pytest
 from django.contrib.auth.models import Group
 from django.test import Client
 from django.urls import reverse
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 
 from catalogue.models import Collection
 from review import services
@@ -74,8 +74,8 @@ def test_others_cannot_see_it_anywhere(partner, personas):
 
 
 def test_the_api_hides_it_too(client, partner, personas):
-    token = Token.objects.create(user=personas["cataloguer"])
-    auth = {"HTTP_AUTHORIZATION": f"Token {token.key}"}
+    _instance, token = AuthToken.objects.create(personas["cataloguer"])
+    auth = {"HTTP_AUTHORIZATION": f"Token {token}"}
 
     names = [c["name"] for c in client.get("/api/collections/", **auth).json()["results"]]
     pairs = [p["id"] for p in client.get("/api/pairs/", **auth).json()["results"]]

@@ -4,7 +4,7 @@ naming it, on the page and through the API, never a server error."""
 import pytest
 from django.core.files.storage import default_storage
 from django.urls import reverse
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 
 from tests.test_review_corpus import build_corpus
 
@@ -40,8 +40,8 @@ def test_a_lost_preview_is_a_404_that_names_it(client_for, lost):
 
 
 def test_the_api_download_says_the_same(client, personas, lost):
-    token = Token.objects.create(user=personas["cataloguer"])
+    _instance, token = AuthToken.objects.create(personas["cataloguer"])
 
-    response = client.get(f"/api/images/{lost.pk}/original/", HTTP_AUTHORIZATION=f"Token {token.key}")
+    response = client.get(f"/api/images/{lost.pk}/original/", HTTP_AUTHORIZATION=f"Token {token}")
 
     assert response.status_code == 404 and "missing from storage" in response.content.decode()

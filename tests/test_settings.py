@@ -9,7 +9,7 @@ from tests.conftest import REPO
 
 def manage(*args, **env):
     # The browser test sets DJANGO_ALLOW_ASYNC_UNSAFE for its own process; production never has it.
-    unwanted = ("PYTEST_VERSION", "DEBUG", "SECRET_KEY", "DJANGO_ALLOW_ASYNC_UNSAFE")
+    unwanted = ("PYTEST_VERSION", "DEBUG", "SECRET_KEY", "MASTERCOPY_AUDIT_KEY", "DJANGO_ALLOW_ASYNC_UNSAFE")
     clean = {k: v for k, v in os.environ.items() if k not in unwanted}
     return subprocess.run(
         [sys.executable, "manage.py", *args],
@@ -31,6 +31,8 @@ def test_production_refuses_to_start_without_a_secret_key(tmp_path):
 def test_check_deploy_passes_with_production_settings(tmp_path):
     key_file = tmp_path / "key"
     key_file.write_text("k" * 20 + "-production-secret-key-with-enough-entropy-1234567890")
+    audit_key_file = tmp_path / "audit-key"
+    audit_key_file.write_text("a" * 20 + "-production-audit-key-kept-out-of-the-database")
 
     result = manage(
         "check",
@@ -39,6 +41,7 @@ def test_check_deploy_passes_with_production_settings(tmp_path):
         "WARNING",
         MASTERCOPY_DATA_DIR=str(tmp_path),
         SECRET_KEY_FILE=str(key_file),
+        MASTERCOPY_AUDIT_KEY_FILE=str(audit_key_file),
         ALLOWED_HOSTS="archive.example.org",
     )
 

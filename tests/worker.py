@@ -30,6 +30,8 @@ def process_env(broker_url, data_dir, **extra):
     return {
         **{k: v for k, v in os.environ.items() if k != "PYTEST_VERSION"},
         "SECRET_KEY": "integration-test-worker",
+        # The worker records automatic decisions: they must be signed with the key the tests verify with.
+        "MASTERCOPY_AUDIT_KEY": settings.MASTERCOPY_AUDIT_KEY,
         "DATABASE_URL": database_url(),
         "CELERY_BROKER_URL": broker_url,
         "MASTERCOPY_DATA_DIR": str(data_dir),

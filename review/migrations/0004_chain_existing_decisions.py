@@ -4,7 +4,8 @@ from django.db import migrations
 
 
 def chain(apps, schema_editor):
-    from review.audit import GENESIS, digest
+    # The unkeyed SHA-256 of the time: 0009 checks this chain, then re-keys it.
+    from review.audit import GENESIS, legacy_digest as digest
 
     Decision = apps.get_model("review", "Decision")
     prev, sequence = GENESIS, 0
