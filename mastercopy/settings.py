@@ -397,15 +397,15 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_PAGINATION_CLASS": "api.pagination.Pagination",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # Exports take ?format=csv|json like their pages; the API has one renderer, so no format override.
+    "URL_FORMAT_OVERRIDE": None,
+}
 # API tokens (django-rest-knox): "Authorization: Token <token>" as before; stored as a SHA-512 digest,
 # valid this many days from issue (no sliding renewal), revoked on password change or deactivation.
 REST_KNOX = {
     "TOKEN_TTL": timedelta(days=envint("MASTERCOPY_API_TOKEN_DAYS", 30)),
     "AUTO_REFRESH": False,
     "AUTH_HEADER_PREFIX": "Token",
-}
-    # Exports take ?format=csv|json like their pages; the API has one renderer, so no format override.
-    "URL_FORMAT_OVERRIDE": None,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Mastercopy API",
