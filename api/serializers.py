@@ -5,6 +5,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from catalogue import access
 from catalogue.models import CatalogueRecord, Collection, ImageFile, ImportBatch
 from dedup.models import CandidateGroup, CandidatePair
 from review.models import Decision, ReviewItem
@@ -99,8 +100,21 @@ class ImageSerializer(serializers.ModelSerializer):
 
 
 class RecordSerializer(serializers.ModelSerializer):
+    """A record as its reader may see it: a master or source in a collection hidden from the reader
+    (catalogue.access) is null, not its id, so a restricted record is not even counted through an open
+    one; status still says superseded."""
+
+    master = serializers.SerializerMethodField(
+        help_text=_("the record that superseded this one; null if none, or if its collection is hidden")
+    )
+    metadata = serializers.SerializerMethodField(
+        help_text=_("other metadata; merged_fields name their source record unless it is hidden")
+    )
     resolves_to = serializers.SerializerMethodField(
-        help_text=_("the record this catalogue number resolves to (itself, or its master)")
+        help_text=_(
+            "the record this catalogue number resolves to (itself, or its master); null if the master's "
+            "collection is hidden"
+        )
     )
 
     class Meta:
@@ -123,8 +137,23 @@ class RecordSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
 
-    def get_resolves_to(self, record) -> int:
-        return record.resolve().pk if record.master_id else record.pk
+    @property
+    def _reader(self):
+        return self.context["request"].user
+
+    def get_master(self, record) -> int | None:
+        master = access.shown(self._reader, record.master)
+        return master.pk if master else None
+
+    @extend_schema_field(serializers.JSONField())
+    def get_metadata(self, record):
+        return access.shown_metadata(self._reader, record.metadata)
+
+    def get_resolves_to(self, record) -> int | None:
+        if not record.master_id:
+            return record.pk
+        resolved = access.shown(self._reader, record.resolve())
+        return resolved.pk if resolved else None
 
 
 class RecordDetailSerializer(RecordSerializer):
@@ -136,10 +165,12 @@ class RecordDetailSerializer(RecordSerializer):
         fields = [*RecordSerializer.Meta.fields, "images", "superseded_records", "related_records"]
 
     def get_superseded_records(self, record) -> list[int]:
-        return list(record.superseded_records.order_by("pk").values_list("pk", flat=True))
+        records = access.only_visible(record.superseded_records.all(), self._reader)
+        return list(records.order_by("pk").values_list("pk", flat=True))
 
     def get_related_records(self, record) -> list[int]:
-        return list(record.related_records().order_by("pk").values_list("pk", flat=True))
+        records = access.only_visible(record.related_records(), self._reader)
+        return list(records.order_by("pk").values_list("pk", flat=True))
 
 
 class ImportSerializer(serializers.ModelSerializer):

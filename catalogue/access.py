@@ -6,7 +6,7 @@ records, images, files, pairs or decisions filters through here, and a collectio
 from django.db.models import Q
 from django.http import Http404
 
-from .models import Collection
+from .models import CatalogueRecord, Collection
 
 _CACHE = "_mastercopy_visible_collections"
 # Where a pair's collections are, and a decision's (through its pair): both sides must be visible.
@@ -61,3 +61,29 @@ def require(user, *collection_ids):
 def require_pair(user, pair):
     """Both images' collections of a candidate pair."""
     require(user, pair.image_a.collection_id, pair.image_b.collection_id)
+
+
+def shown(user, record):
+    """record, or None when its collection is hidden from user: for an open record's links to others
+    (its master, what it resolves to), which must not name a hidden record, not even by its id."""
+    return record if record is not None and may_see(user, record.collection_id) else None
+
+
+def shown_metadata(user, metadata):
+    """A record's metadata with the source of each merged value (merged_fields: from_record,
+    from_number) blanked where the record it came from is in a collection hidden from user."""
+    merges = (metadata or {}).get("merged_fields")
+    if not merges or visible_ids(user) is None:
+        return metadata
+    sources = {merge.get("from_record") for merge in merges.values() if isinstance(merge, dict)}
+    sources = only_visible(CatalogueRecord.objects.filter(pk__in=sources - {None}), user)
+    seen = set(sources.values_list("pk", flat=True))
+    cleaned = {
+        name: (
+            merge
+            if not isinstance(merge, dict) or merge.get("from_record") in seen
+            else {**merge, "from_record": None, "from_number": ""}
+        )
+        for name, merge in merges.items()
+    }
+    return {**metadata, "merged_fields": cleaned}

@@ -28,9 +28,8 @@ ROLE_PERMISSIONS = {
         "catalogue.add_collection",
         "catalogue.change_collection",
         "catalogue.change_cataloguerecord",
-        "auth.add_user",
-        "auth.change_user",
-        "auth.view_user",
+        # No auth.* permission: whoever may change users may make themselves superuser (the user form
+        # sets is_superuser, groups and permissions). Accounts are a superuser's (catalogue.admin).
     ],
     CATALOGUER: _VIEW_CATALOGUE + [REVIEW],
     SUPERVISOR: _VIEW_CATALOGUE + [REVIEW, SUPERVISE],

@@ -187,13 +187,16 @@ def record_detail(request, pk):
     access.require(request.user, record.collection_id)
     context = {
         "record": record,
-        "resolved": record.resolve(),
+        # None when the master is in a collection this user may not see: not named, not linked.
+        "resolved": access.shown(request.user, record.resolve()),
         "images": record.images.all(),
         "superseded": access.only_visible(
             record.superseded_records.select_related("collection"), request.user
         ),
         "related": access.only_visible(record.related_records().select_related("collection"), request.user),
-        "merged_fields": (record.metadata or {}).get("merged_fields", {}),
+        "merged_fields": (access.shown_metadata(request.user, record.metadata) or {}).get(
+            "merged_fields", {}
+        ),
     }
     return render(request, "catalogue/record_detail.html", context)
 

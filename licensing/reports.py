@@ -3,6 +3,8 @@ catalogue number delivers, and licences whose record was merged into one with ot
 Each licence's answer costs a handful of indexed queries (history.as_of), so a report is linear in the
 collection's licences, streamed, never in the size of the decision chain."""
 
+from mastercopy.spreadsheet import neutralise
+
 from .history import as_of, end_of_day
 from .models import Licence
 
@@ -23,13 +25,11 @@ FIELDS = (
     "credit_line_now",
 )
 KINDS = ("superseded", "rights")
-# A spreadsheet runs a cell that starts with these as a formula (CSV injection): such cells get a '.
-_FORMULA = ("=", "+", "-", "@", "\t", "\r")
 
 
 def formula_safe(value):
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_FORMULA) else text
+    """The cell as text, neutralised against formula injection by the one rule every CSV follows."""
+    return neutralise("" if value is None else str(value))
 
 
 def licences(collection):

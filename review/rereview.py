@@ -20,6 +20,8 @@ from .models import Decision
 MAX_SAMPLE = 500
 # What a re-reviewer can answer: the three verdicts, as in the first review.
 VERDICTS = (Decision.Kind.DUPLICATE, Decision.Kind.RELATED, Decision.Kind.DISTINCT)
+# Where an item's collections are (through its decision's pair): both must be visible (catalogue.access).
+ITEM_COLLECTIONS = tuple(f"decision__{field}" for field in access.DECISION_COLLECTIONS)
 
 
 class RereviewError(Exception):
@@ -141,10 +143,24 @@ def draw(
     return sample
 
 
+def visible_samples(user):
+    """The samples user may open: those with no decision in a collection user may not see. A sample
+    is one piece of evidence (its agreement rate is over all of it), so it is shown whole or not at
+    all, and one that is not is a 404 like any hidden object."""
+    ids = access.visible_ids(user)
+    samples = ReReview.objects.all()
+    if ids is None:
+        return samples
+    hidden = ReReviewItem.objects.filter(sample=models.OuterRef("pk")).exclude(
+        **{f"{field}__in": ids for field in ITEM_COLLECTIONS}
+    )
+    return samples.exclude(models.Exists(hidden))
+
+
 def next_item(sample, user):
-    """The next open item this user may re-review, or None."""
+    """The next open item this user may re-review (the pair's collections visible to them), or None."""
     return (
-        sample.items.filter(kind="")
+        access.only_visible(sample.items.filter(kind=""), user, *ITEM_COLLECTIONS)
         .exclude(decision__actor=user)
         .select_related("decision__pair__image_a__record", "decision__pair__image_b__record")
         .first()

@@ -9,6 +9,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from catalogue import access
 from catalogue.models import CatalogueRecord
 
 from . import services
@@ -133,24 +134,28 @@ def revert(decision, supervisor, reason=""):
     return _revert_one(decision, supervisor, reason)
 
 
-def period_decisions(cataloguer, start, end):
+def period_decisions(cataloguer, start, end, visible=None):
     """The cataloguer's standing decisions that took effect in [start, end): their own, and those of
-    their proposals a supervisor approved (the applied decision, by whenever it was proposed)."""
-    return standing(
+    their proposals a supervisor approved (the applied decision, by whenever it was proposed).
+    visible: ids of the collections the supervisor may see (catalogue.access), None for all."""
+    decisions = standing(
         Decision.objects.filter(kind__in=REVERTIBLE, pending=False).filter(
             Q(actor=cataloguer, approves__isnull=True, created_at__gte=start, created_at__lt=end)
             | Q(approves__actor=cataloguer, approves__created_at__gte=start, approves__created_at__lt=end)
         )
     )
+    return access.within(decisions, visible, *access.DECISION_COLLECTIONS)
 
 
 @transaction.atomic
-def revert_period(cataloguer, start, end, supervisor, reason=""):
+def revert_period(cataloguer, start, end, supervisor, reason="", visible=None):
     """Revert all of one cataloguer's standing decisions made in [start, end), newest first, so each
-    restores the state the one before it left; decisions in the batch are not flagged as dependents."""
+    restores the state the one before it left; decisions in the batch are not flagged as dependents.
+    visible: the supervisor's collections (catalogue.access.visible_ids); decisions on a pair in any
+    other collection are left alone, as the supervisor cannot see them to judge them."""
     lock_chain()
     batch = list(
-        period_decisions(cataloguer, start, end)
+        period_decisions(cataloguer, start, end, visible)
         .select_related("pair__image_a", "pair__image_b")
         .order_by("-sequence")
     )

@@ -3,7 +3,6 @@ check, exports, calibration (administrators apply its suggestions) and sample re
 under the two-person rules are in views_approval. Every view needs catalogue.supervise, but the
 calibration page (administrators too) and re-review items (any reviewer but the first decider)."""
 
-import csv
 import json
 from datetime import datetime, time, timedelta
 
@@ -26,6 +25,7 @@ from django.views.decorators.http import require_POST
 from catalogue import access
 from catalogue.models import Collection
 from catalogue.roles import REVIEW, SUPERVISE, permission_required
+from mastercopy import spreadsheet
 from mastercopy.redirects import redirect_back
 
 from . import audit as audit_chain
@@ -203,7 +203,12 @@ def revert_period(request):
         return redirect("review-supervisor-decisions")
     data = form.cleaned_data
     reverts = supervision.revert_period(
-        data["cataloguer"], data["start"], data["end"], request.user, data["reason"]
+        data["cataloguer"],
+        data["start"],
+        data["end"],
+        request.user,
+        data["reason"],
+        visible=access.visible_ids(request.user),
     )
     messages.success(
         request,
@@ -291,7 +296,8 @@ def _table(rows, fields, name, fmt):
         )
         response["Content-Disposition"] = f'attachment; filename="{name}.json"'
         return response
-    writer = csv.DictWriter(_Echo(), fieldnames=fields)
+    # Opened in spreadsheets: every text cell is neutralised against formula injection.
+    writer = spreadsheet.DictWriter(_Echo(), fieldnames=fields)
     lines = (writer.writerow(row) for row in rows)
     response = StreamingHttpResponse(
         _with_header(writer.writerow(dict(zip(fields, fields, strict=True))), lines), content_type="text/csv"
@@ -473,8 +479,9 @@ class RedecideForm(forms.Form):
     comment = forms.CharField(label=gettext_lazy("Comment"), required=False, widget=forms.Textarea)
 
 
-def _get_sample(pk):
-    return get_object_or_404(rereview.ReReview, pk=pk)
+def _get_sample(request, pk):
+    """A sample with a decision in a collection the user may not see is a 404 (rereview.visible_samples)."""
+    return get_object_or_404(rereview.visible_samples(request.user), pk=pk)
 
 
 def _get_rereview_item_for_user(request, pk):
@@ -496,7 +503,8 @@ def _get_rereview_item_for_user(request, pk):
 def rereview_samples(request):
     form = DrawForm()
     form.fields["collection"].queryset = access.visible_collections(request.user)
-    context = {"samples": rereview.ReReview.objects.select_related("created_by"), "form": form}
+    samples = rereview.visible_samples(request.user).select_related("created_by")
+    context = {"samples": samples, "form": form}
     return render(request, "review/supervisor/rereview_samples.html", context)
 
 
@@ -524,7 +532,7 @@ def rereview_draw(request):
 
 @permission_required(SUPERVISE)
 def rereview_sample(request, pk):
-    sample = _get_sample(pk)
+    sample = _get_sample(request, pk)
     items = sample.items.select_related(
         "decision__actor", "reviewer", "decision__pair__image_a__record", "decision__pair__image_b__record"
     )
@@ -536,7 +544,7 @@ def rereview_sample(request, pk):
 @permission_required(REVIEW)
 def rereview_next(request, pk):
     """The next item of the sample for this reviewer, or the sample's end."""
-    sample = _get_sample(pk)
+    sample = _get_sample(request, pk)
     item = rereview.next_item(sample, request.user)
     if item is None:
         return render(request, "review/supervisor/rereview_item.html", {"sample": sample, "item": None})

@@ -1,9 +1,9 @@
-import csv
 import json
 
 from django.core.management.base import BaseCommand
 
 from dedup.models import CandidatePair
+from mastercopy import spreadsheet
 
 # Outside tools rely on the first five columns and their names.
 COLUMNS = [
@@ -75,7 +75,8 @@ class Command(BaseCommand):
             out, self.stdout.ending = self.stdout, ""
         try:
             if options["format"] == "csv":
-                writer = csv.DictWriter(out, fieldnames=COLUMNS)
+                # File names come from uploads and are opened in spreadsheets: cells are neutralised.
+                writer = spreadsheet.DictWriter(out, fieldnames=COLUMNS)
                 writer.writeheader()
                 writer.writerows(rows(options["include_rejected"]))
             else:
