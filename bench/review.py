@@ -7,8 +7,9 @@ Run from the repository root (PostgreSQL on 127.0.0.1):
 The first run seeds a template database <name>_tpl_<images>_<pairs>_v<SEED>_<digest of the migration
 files> in SQL (generate_series INSERT ... SELECT, no Python rows: a few minutes at 1M) and keeps it;
 every run copies it into <name>_run (CREATE DATABASE ... TEMPLATE, seconds), VACUUM ANALYZEs, measures,
-and drops the copy. A change to any migration seeds a new template; --rebuild seeds it again anyway
-(templates of old digests are left for you to drop).
+and drops the copy. After a change to the migrations the newest template is copied and migrated
+forward (or, when that fails, a new one seeded); --rebuild seeds afresh. Old templates are left for
+you to drop (psql -c 'DROP DATABASE ...').
 
 The seeded archive: 6 collections (one restricted to a group the bench users are not in, so every
 page filters by visible collections), records with one or two images, 2 % of the images waiting and 1 %
@@ -38,8 +39,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mastercopy.settings")
 os.environ.setdefault("SECRET_KEY", "bench-only-" + "x" * 40)
-os.environ.setdefault("MASTERCOPY_AUDIT_KEY", "bench-only-audit-" + "y" * 40)
 os.environ.setdefault("MASTERCOPY_AUDIT_KEY", "bench-only-audit-key-not-a-secret-0123456789")
+os.environ.setdefault("MASTERCOPY_AUDIT_KEY", "bench-only-audit-" + "y" * 40)
 # The seeded decisions carry made-up hashes (the chain walk is not a page measured here): a migration
 # that re-keys the chain must not refuse them.
 os.environ.setdefault("MASTERCOPY_AUDIT_REKEY_BROKEN", "1")
@@ -433,38 +434,67 @@ def _migrations_digest():
     return digest.hexdigest()[:8]
 
 
+def _migrate_forward(admin, older, template, base, log):
+    """A template for the current migrations made from one seeded under earlier ones (copy, migrate):
+    True when the migrations applied to it, False (and nothing left behind) when they did not."""
+    started = time.perf_counter()
+    admin.execute(f'CREATE DATABASE "{template}" TEMPLATE "{older}"')
+    try:
+        _use(template)
+        _migrate()
+        _vacuum()
+    except Exception as exc:  # noqa: BLE001 (a migration edited since: seed afresh instead)
+        log(f"  {older} does not migrate forward ({type(exc).__name__}: {str(exc)[:100]}); seeding afresh")
+        _use(base)
+        admin.execute(f'DROP DATABASE IF EXISTS "{template}"')
+        return False
+    _use(base)
+    log(f"made {template} from {older} by migrating it ({time.perf_counter() - started:.0f} s)")
+    return True
+
+
+def _seed_template(admin, template, base, images, pairs, log):
+    log(f"seeding template database {template} (once; later runs copy it)")
+    started = time.perf_counter()
+    admin.execute(f'CREATE DATABASE "{template}"')
+    try:
+        _use(template)
+        _migrate()
+        log(f"  migrated in {time.perf_counter() - started:.0f} s")
+        seed(images, pairs, log)
+        _vacuum()
+    except BaseException:
+        _use(base)
+        admin.execute(f'DROP DATABASE IF EXISTS "{template}"')
+        raise
+    _use(base)
+    log(f"seeded in {time.perf_counter() - started:.0f} s")
+
+
 def prepare(url, images, pairs, rebuild, log):
-    """The run database, copied from the (built once) template. Returns its name."""
+    """The run database, copied from the template for the current migrations: built from the newest
+    template of earlier migrations when they migrate forward, else seeded. Returns its name."""
     base = urlparse(url).path.lstrip("/") or "mastercopy_bench_review"
-    template = f"{base}_tpl_{images}_{pairs}_v{SEED}_{_migrations_digest()}"
+    prefix = f"{base}_tpl_{images}_{pairs}_v{SEED}_"
+    template = prefix + _migrations_digest()
     run_db = f"{base}_run"
     admin = _admin_connection(url)
     try:
         if rebuild and _exists(admin, template):
             admin.execute(f'DROP DATABASE "{template}"')
         if not _exists(admin, template):
-            log(f"seeding template database {template} (once; later runs copy it)")
-            started = time.perf_counter()
-            admin.execute(f'CREATE DATABASE "{template}"')
-            try:
-                _use(template)
-                _migrate()
-                log(f"  migrated in {time.perf_counter() - started:.0f} s")
-                seed(images, pairs, log)
-                _vacuum()
-            except BaseException:
-                _use(base)
-                admin.execute(f'DROP DATABASE IF EXISTS "{template}"')
-                raise
-            _use(base)
-            log(f"seeded in {time.perf_counter() - started:.0f} s")
+            older = admin.execute(
+                "SELECT datname FROM pg_database WHERE starts_with(datname, %s) ORDER BY oid DESC LIMIT 1",
+                [prefix],
+            ).fetchone()
+            if rebuild or older is None or not _migrate_forward(admin, older[0], template, base, log):
+                _seed_template(admin, template, base, images, pairs, log)
         admin.execute(f'DROP DATABASE IF EXISTS "{run_db}"')
         started = time.perf_counter()
         admin.execute(f'CREATE DATABASE "{run_db}" TEMPLATE "{template}"')
         _use(run_db)
-        _migrate()  # whatever was added since the template was seeded (new indexes, columns)
         _vacuum()
-        log(f"copied {template} to {run_db}, migrated and analysed in {time.perf_counter() - started:.0f} s")
+        log(f"copied {template} to {run_db} and analysed it in {time.perf_counter() - started:.0f} s")
     finally:
         admin.close()
     return run_db

@@ -85,9 +85,7 @@ def collection_detail(request, pk):
         "collection": collection,
         "policy_changes": collection.policy_changes.select_related("actor")[:10],
         "imports": collection.imports.all()[:20],
-        "records": collection.records.order_by("catalogue_number").only("pk", "catalogue_number", "title")[
-            :50
-        ],
+        "records": collection.records.order_by("catalogue_number")[:50],
     }
     return render(request, "catalogue/collection_detail.html", context)
 

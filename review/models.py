@@ -216,5 +216,7 @@ class ReviewItem(models.Model):
         )
 
 
-# The re-review models live in review/rereview.py; importing them here registers them at start-up.
+# The re-review models live in review/rereview.py, the queue's counts (kept by database triggers) in
+# review/queue_counts.py; importing them here registers them at start-up.
+from .queue_counts import QueueCount  # noqa: E402, F401
 from .rereview import ReReview, ReReviewItem  # noqa: E402, F401

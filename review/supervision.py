@@ -5,7 +5,8 @@ from collections import Counter, defaultdict
 from datetime import date, timedelta
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Count, Exists, F, IntegerField, OuterRef, Q, Value
+from django.db.models.functions import Cast, Floor, Least, Trunc, TruncDate
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -174,24 +175,27 @@ def cataloguer_figures(decisions):
     """Per person: decisions, their mix, escalations, decisions per active hour, overturn rate (share of
     their decisions later undone, reverted or declined), and agreement with sample re-review. A
     proposal that waited for approval counts as its proposer's decision; the supervisor's approval that
-    applied it is not counted again."""
-    rows = (
-        decisions.filter(automatic=False, actor__isnull=False, approves__isnull=True)
-        .exclude(kind__in=[Decision.Kind.UNDO, Decision.Kind.REVERT, Decision.Kind.DECLINE])
-        .values_list("pk", "actor_id", "actor__username", "kind", "created_at", "corrections__pk")
+    applied it is not counted again. Counted by the database (three grouped queries), not row by row."""
+    own = decisions.filter(automatic=False, actor__isnull=False, approves__isnull=True).exclude(
+        kind__in=[Decision.Kind.UNDO, Decision.Kind.REVERT, Decision.Kind.DECLINE]
     )
-    people = defaultdict(lambda: {"kinds": Counter(), "hours": set(), "overturned": set(), "seen": set()})
-    for pk, actor, name, kind, created, correction in rows:
-        person = people[(actor, name)]
-        if pk not in person["seen"]:
-            person["seen"].add(pk)
-            person["kinds"][kind] += 1
-            person["hours"].add(created.replace(minute=0, second=0, microsecond=0))
-        if correction:
-            person["overturned"].add(pk)
+    people = defaultdict(lambda: {"kinds": Counter(), "hours": 0, "overturned": 0})
+    names = {}
+    for actor, name, kind, n in (
+        own.values_list("actor_id", "actor__username", "kind").annotate(n=Count("pk")).order_by()
+    ):
+        names[actor] = name
+        people[actor]["kinds"][kind] += n
+    hours = own.values_list("actor_id").annotate(n=Count(Trunc("created_at", "hour"), distinct=True))
+    for actor, n in hours.order_by():
+        people[actor]["hours"] = n
+    overturned = own.filter(Exists(Decision.objects.filter(corrects=OuterRef("pk"))))
+    for actor, n in overturned.values_list("actor_id").annotate(n=Count("pk")).order_by():
+        people[actor]["overturned"] = n
     rereviewed = _rereview_agreement(decisions)
     figures = []
-    for (actor, name), person in sorted(people.items(), key=lambda item: item[0][1]):
+    for actor, name in sorted(names.items(), key=lambda item: item[1]):
+        person = people[actor]
         total = sum(person["kinds"].values())
         answered, agreed = rereviewed.get(actor, (0, 0))
         figures.append(
@@ -201,10 +205,10 @@ def cataloguer_figures(decisions):
                 "total": total,
                 "kinds": [(kind, label, person["kinds"][kind]) for kind, label in Decision.Kind.choices[:5]],
                 "escalations": person["kinds"][Decision.Kind.ESCALATE],
-                "active_hours": len(person["hours"]),
-                "per_hour": round(total / max(len(person["hours"]), 1), 1),
-                "overturned": len(person["overturned"]),
-                "overturn_rate": round(len(person["overturned"]) / total, 3) if total else 0.0,
+                "active_hours": person["hours"],
+                "per_hour": round(total / max(person["hours"], 1), 1),
+                "overturned": person["overturned"],
+                "overturn_rate": round(person["overturned"] / total, 3) if total else 0.0,
                 "rereviewed": answered,
                 "agreement": round(agreed / answered, 3) if answered else None,
             }
@@ -226,18 +230,26 @@ def _rereview_agreement(decisions):
 
 
 def chart_data(decisions):
-    """Decisions per day by kind, and the score distribution (tenths) by kind, for the charts page."""
+    """Decisions per day by kind, and the score distribution (tenths) by kind, for the charts page
+    (grouped by the database: one row per day and kind, one per tenth and kind)."""
     corrections = (Decision.Kind.UNDO, Decision.Kind.REVERT, Decision.Kind.DECLINE)
     kinds = [k for k, _label in Decision.Kind.choices if k not in corrections]
     per_day = defaultdict(Counter)
     scores = {kind: [0] * 10 for kind in kinds}
     # An approval applies a proposal already counted: each decision is counted once, when proposed.
-    for kind, created, score in decisions.filter(kind__in=kinds, approves__isnull=True).values_list(
-        "kind", "created_at", "pair__score"
+    counted = decisions.filter(kind__in=kinds, approves__isnull=True)
+    for kind, day, n in (
+        counted.values_list("kind", TruncDate("created_at")).annotate(n=Count("pk")).order_by()
     ):
-        per_day[timezone.localdate(created).isoformat()][kind] += 1
-        if score is not None:
-            scores[kind][min(int(score * 10), 9)] += 1
+        per_day[day.isoformat()][kind] += n
+    tenth = Least(Cast(Floor(F("pair__score") * 10), IntegerField()), Value(9))
+    for kind, band, n in (
+        counted.exclude(pair__score=None)
+        .values_list("kind", tenth)
+        .annotate(n=Count("pk"))
+        .order_by()
+    ):
+        scores[kind][max(band, 0)] += n
     days = _days(sorted(per_day))
     labels = dict(Decision.Kind.choices)
     return {
