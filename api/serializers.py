@@ -527,8 +527,8 @@ class TokenRequestSerializer(serializers.Serializer):
 
 class TokenSerializer(serializers.Serializer):
     token = serializers.CharField()
+    expiry = serializers.DateTimeField(allow_null=True)
 
 
 class ErrorSerializer(serializers.Serializer):
     detail = serializers.CharField()
-    expiry = serializers.DateTimeField(allow_null=True)
