@@ -27,8 +27,8 @@ from catalogue.roles import REVIEW, SUPERVISE, permission_required
 from mastercopy import spreadsheet
 from mastercopy.redirects import redirect_back
 
-from . import audit as audit_chain
 from . import approval, calibration, exports, rereview, services, supervision
+from . import audit as audit_chain
 from .models import Decision
 
 PAGE_SIZE = 50
