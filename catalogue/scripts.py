@@ -41,6 +41,11 @@ def variants(simplified):
     return found
 
 
+def simplified(text):
+    """The text in Simplified characters, case and spacing kept (fold() also casefolds)."""
+    return _converter().convert(text or "")
+
+
 def plain(text):
     """The text with NFKC, case and runs of whitespace normalised, its script left alone."""
     return _SPACE.sub(" ", unicodedata.normalize("NFKC", text or "")).strip().casefold()

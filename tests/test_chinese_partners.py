@@ -186,3 +186,29 @@ def test_an_exact_copy_across_the_border_is_settled_with_the_reference_record_as
     kept = (decision.master.catalogue_number, decision.superseded.catalogue_number)
     assert kept == ("HK-1962-001", "GD-0001")
     assert "the reference collection's record (香港歷史檔案館)" in decision.reason
+
+
+def test_the_demo_builds_a_cross_border_merge(photos, settings, tmp_path, client_for):
+    settings.DATA_DIR = tmp_path
+    out = io.StringIO()
+
+    call_command("demo", str(photos[0].parent), count=9, stdout=out, stderr=io.StringIO())
+    call_command("find_duplicates", no_progress=True, stdout=io.StringIO())
+
+    ours = Collection.objects.get(name="香港歷史檔案館（示範）")
+    theirs = Collection.objects.get(name="广东省立中山图书馆（示范）")
+    assert ours.reference and theirs.partner == PARTNER
+    assert "manifest read as big5hkscs" in out.getvalue() and "manifest read as gbk" in out.getvalue()
+    assert (tmp_path / "demo" / "guangdong.csv").read_bytes().decode("gb18030").count("GD-DEMO-") == 6
+    first = theirs.records.get(catalogue_number="GD-DEMO-001")
+    assert (first.title, first.rights) == ("香港大会堂落成典礼", "版权所有")
+    found = CatalogueRecord.objects.filter(CatalogueRecord.matching("香港大會堂"))
+    assert {"HK-DEMO-001", "GD-DEMO-001"} <= {r.catalogue_number for r in found}
+    settled = Decision.objects.get(superseded__catalogue_number="GD-DEMO-001", master__collection=ours)
+    assert "the same text in another script" in settled.reason
+    held = CandidatePair.objects.get(
+        image_a__record__catalogue_number="HK-DEMO-003", image_b__collection=theirs
+    )
+    assert held.tier == "review" and "credit lines differ" in held.tier_reason
+    rows = export(client_for("supervisor"), theirs, format="json").json()
+    assert {r["partner_number"] for r in rows} == {f"GD-DEMO-{n:03d}" for n in range(1, 7)}
