@@ -7,12 +7,12 @@ never the whole chain: a record's state at a moment is one indexed look-up per s
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 
-from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from catalogue import access
 from catalogue.models import CatalogueRecord, ImageFile
+from dedup.models import CandidatePair
 from review.models import Decision
 
 from .models import FieldChange, RecordState
@@ -168,16 +168,17 @@ def _order(event):
 
 
 def _decisions_of(record, user):
-    applied = RecordState.objects.filter(record=record).values("decision_id")
-    decisions = Decision.objects.filter(
-        Q(pk__in=applied)
-        | Q(master=record)
-        | Q(superseded=record)
-        | Q(pair__image_a__record=record)
-        | Q(pair__image_b__record=record)
-    )
-    decisions = access.only_visible(decisions, user, *access.DECISION_COLLECTIONS)
-    return list(decisions.select_related("actor").distinct().order_by("sequence", "pk"))
+    """The decisions that touched record, found through indexes only (its states, the decisions'
+    master / superseded / pair keys, the pairs' image keys): one OR across joins would scan the chain."""
+    images = ImageFile.objects.filter(record=record).values_list("pk", flat=True)
+    pairs = set(CandidatePair.objects.filter(image_a__in=images).values_list("pk", flat=True))
+    pairs |= set(CandidatePair.objects.filter(image_b__in=images).values_list("pk", flat=True))
+    ids = set(RecordState.objects.filter(record=record).values_list("decision_id", flat=True))
+    ids |= set(Decision.objects.filter(master=record).values_list("pk", flat=True))
+    ids |= set(Decision.objects.filter(superseded=record).values_list("pk", flat=True))
+    ids |= set(Decision.objects.filter(pair__in=pairs).values_list("pk", flat=True))
+    decisions = access.only_visible(Decision.objects.filter(pk__in=ids), user, *access.DECISION_COLLECTIONS)
+    return list(decisions.select_related("actor").order_by("sequence", "pk"))
 
 
 def _mine(states, record_id):

@@ -54,7 +54,9 @@ def answer_data(answer, user):
             "file_from_that_date": answer.file_then_exact,
             "rights": answer.rights_then["rights"] if then_visible else None,
             "credit_line": answer.rights_then["credit_line"] if then_visible else None,
-            "rights_as_of": "field ledger",
+            # Every change made since licensing was installed is in its field ledger (decisions' merges,
+            # undo and revert, edits); before that, only what the decisions themselves recorded.
+            "rights_source": "field ledger",
             "licensed_record_rights": answer.own_rights_then["rights"],
             "licensed_record_credit_line": answer.own_rights_then["credit_line"],
         },
