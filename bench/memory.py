@@ -1,7 +1,8 @@
 """Peak memory of fingerprinting the largest image the import admits, for each kind of file.
 
 Writes one image of each kind at the pixel limit (MASTERCOPY_MAX_PIXELS, 400 MP by default; WebP at its
-format maximum of 16383 x 16383), plus a 40 MP RGBA PNG (the largest that still decodes whole), into a
+format maximum of 16383 x 16383), plus a 40 MP RGBA PNG (the largest that decodes whole by design) and an
+interlaced RGBA PNG just under the decode ceiling (the largest that decodes whole at all), into a
 temporary folder; then, each in a fresh process, runs dedup.signals.compute_signals (what the worker's
 fingerprint task does) and pixel_digest (what verification does for exact-copy candidates), and prints
 each process's peak RSS. Exits 1 when a peak is above --ceiling-mb (the worker's budget: the decode
@@ -48,12 +49,13 @@ print(json.dumps({{"rss_mb": hwm / 1024,
 """
 
 
-def make_images(folder, megapixels):
+def make_images(folder, megapixels, decode_max_bytes):
     """(label, path) of each kind, written with libvips (streamed) or Pillow (GIF), in little memory."""
     import pyvips
     from PIL import Image
 
     side = int((megapixels * 1e6) ** 0.5)
+    whole_side = int((decode_max_bytes / 4) ** 0.5) - 1
     webp_side = min(side, 16383)
 
     def solid(width, height, bands, fmt="uchar", value=None):
@@ -87,6 +89,11 @@ def make_images(folder, megapixels):
         ("WebP RGBA", "rgba.webp", lambda p: solid(webp_side, webp_side, 4).webpsave(p, lossless=True)),
         ("GIF palette", "palette.gif", lambda p: Image.new("P", (side, side), 7).save(p, "GIF")),
         ("PNG RGBA 40 MP (decoded whole)", "rgba40.png", lambda p: solid(6324, 6324, 4).pngsave(p)),
+        (
+            "PNG RGBA interlaced, at the ceiling",  # the largest image decoded whole (Pillow: 4 bytes/px)
+            "interlaced-ceiling.png",
+            lambda p: solid(whole_side, whole_side, 4).pngsave(p, interlace=True),
+        ),
     ]
     made = []
     for label, name, write in kinds:
@@ -126,7 +133,7 @@ def main():
     over = []
     with tempfile.TemporaryDirectory(prefix="mastercopy-memory-") as folder:
         print(f"writing the images ({args.megapixels:.0f} MP) ...", file=sys.stderr)
-        images = make_images(folder, args.megapixels)
+        images = make_images(folder, args.megapixels, args.decode_max_bytes)
         print(f"{'kind':32} {'fingerprint MB':>15} {'pixel digest MB':>16}  note")
         for label, path in images:
             row = {what: measure(path, what, args.decode_max_bytes) for what in ("signals", "digest")}

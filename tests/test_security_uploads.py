@@ -368,3 +368,32 @@ def test_a_huge_image_shrunk_while_streamed_hashes_like_its_ordinary_copy(tmp_pa
 
     assert (big_sig.width, big_sig.height) == (8000, 6000)
     assert signals.hamming(big_sig.phash, small_sig.phash) <= 4
+
+
+@pytest.mark.integration
+@pytest.mark.django_db(transaction=True)
+def test_a_real_worker_imports_the_staged_upload_from_the_shared_storage(
+    redis_url, _storage, tmp_path, client, personas, collection
+):
+    """Attacks nothing new: proves the background path end to end with a real Celery worker in another
+    process, which reads the staged upload from the configured storage only (not the web's temp files)."""
+    from tests.worker import Workers, shared_broker, wait_for
+
+    workers = Workers(shared_broker(), _storage.parent, tmp_path)
+    try:
+        workers.start()
+        client.force_login(personas["administrator"])
+        archive = zip_bytes({"w/1.jpg": jpeg_bytes(color=(3, 4, 5)), "w/2.png": png_bytes()})
+        response = client.post(
+            reverse("catalogue-upload", args=[collection.pk]), {"files": [upload("w.zip", archive)]}
+        )
+        job = UploadJob.objects.get()
+        assert response["Location"] == job.get_absolute_url()
+
+        wait_for(lambda: UploadJob.objects.get(pk=job.pk).finished, 60, message="the upload")
+    finally:
+        workers.stop()
+    job.refresh_from_db()
+    assert (job.status, job.stored, job.rejected) == (UploadJob.Status.DONE, 2, 0)
+    assert sorted(ImageFile.objects.values_list("source_path", flat=True)) == ["w/1.jpg", "w/2.png"]
+    assert "2 stored, 0 skipped, 0 rejected" in client.get(job.get_absolute_url()).content.decode()
