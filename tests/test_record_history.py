@@ -204,3 +204,16 @@ def test_on_postgresql_the_state_look_up_uses_its_index(collection, personas, se
         .explain()
     )
     assert "record_state_as_of" in plan
+
+
+def test_reviewers_get_the_updated_version_button_on_the_record_page(
+    pairs, personas, client_for, django_user_model
+):
+    url = record("C-0001").get_absolute_url()
+    reviewer = client_for("cataloguer").get(url).content.decode()
+    administrator = client_for("administrator").get(url).content.decode()
+
+    assert reviewer.count("This is an updated version of C-0000") == 1
+    assert reverse("licensing-updated-version", args=[pairs[0].pk]) in reviewer
+    assert "This is an updated version of" not in administrator
+    assert "Version history" in administrator
