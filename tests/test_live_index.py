@@ -121,3 +121,39 @@ def test_two_shards_each_on_its_own_worker_find_exactly_the_pairs_brute_force_fi
     assert CandidatePair.objects.filter(same_bytes=True).count() == 10
     logs = "\n".join(w.output() for w in workers.started[1:])
     assert "shard 0 of 2" in logs and "shard 1 of 2" in logs
+
+
+@pytest.mark.integration
+@pytest.mark.django_db(transaction=True)
+def test_a_shard_worker_that_dies_is_replaced_and_nothing_is_lost_or_doubled(
+    photos, tmp_path, redis_url, _storage, settings, on_postgres
+):
+    broker = shared_broker()
+    settings.MASTERCOPY_INDEX_SHARDS = 2
+    settings.MASTERCOPY_BATCH_SIZE = 2
+    env = {"MASTERCOPY_INDEX_SHARDS": 2, "MASTERCOPY_BATCH_SIZE": 2}
+    workers = Workers(broker, _storage.parent, tmp_path)
+    try:
+        workers.start(queues="mastercopy", **env)
+        workers.start(queues="mastercopy-index-0", **env)
+        doomed = workers.start(queues="mastercopy-index-1", **env)
+        chosen = [p for p in photos if p.name.startswith("ukbench")][:8]
+        copies = [(f"copy-of-{p.name}", p.read_bytes()) for p in chosen]
+        import_photos(chosen + copies, tmp_path / "archive", "Sharded")
+        wait_for(lambda: b"shard 1 of 2" in doomed.log_path.read_bytes(), 180, message="shard 1 at work")
+        doomed.kill()  # mid-run: its unacknowledged batch goes back to the queue
+        assert Fingerprint.objects.filter(searched=False).exists(), "all searched before the kill"
+        workers.start(queues="mastercopy-index-1", **env)  # a new machine joins for shard 1
+
+        wait_for(
+            lambda: Fingerprint.objects.filter(searched=True).count() == 16, 240, message="searched images"
+        )
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n{workers.logs()}") from exc
+    finally:
+        workers.stop()
+
+    assert pair_set() == brute_force()
+    pairs = list(CandidatePair.objects.values_list("image_a", "image_b"))
+    assert len(pairs) == len(set(pairs))
+    assert set(Fingerprint.objects.values_list("shards_searched", flat=True)) == {3}
