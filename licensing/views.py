@@ -35,10 +35,14 @@ def licence_answer(licence, user):
 
 
 def matching_records(user, number, collection=None):
-    records = access.only_visible(CatalogueRecord.objects.all(), user).filter(catalogue_number__iexact=number)
+    """The visible records with this catalogue number: exactly (the indexed look-up), else in any case."""
+    records = access.only_visible(CatalogueRecord.objects.all(), user).select_related("collection")
     if collection is not None:
         records = records.filter(collection=collection)
-    return records.select_related("collection").order_by("collection__name")
+    exact = records.filter(catalogue_number=number).order_by("collection__name")
+    if exact.exists():
+        return exact
+    return records.filter(catalogue_number__iexact=number).order_by("collection__name")
 
 
 @permission_required(VIEW)
@@ -49,7 +53,7 @@ def licence_list(request):
         exact = licences.filter(number=query).first()
         if exact is not None:
             return redirect(exact)
-        licences = licences.filter(number__icontains=query) | licences.filter(catalogue_number__iexact=query)
+        licences = licences.filter(number__icontains=query) | licences.filter(catalogue_number=query)
     context = {
         "query": query,
         "licences": licences.order_by("-licensed_on", "number")[:200],
