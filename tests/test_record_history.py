@@ -217,3 +217,18 @@ def test_reviewers_get_the_updated_version_button_on_the_record_page(
     assert reverse("licensing-updated-version", args=[pairs[0].pk]) in reviewer
     assert "This is an updated version of" not in administrator
     assert "Version history" in administrator
+
+
+def test_catalogue_dedup_and_review_never_import_licensing():
+    # licensing sits on top (catalogue → dedup → review → licensing): the others reach it only through
+    # signals and the record page's template tag, never by importing it.
+    from tests.test_layering import REPO, imported_modules
+
+    offending = [
+        f"{path.relative_to(REPO)} imports {name}"
+        for app in ("catalogue", "dedup", "review")
+        for path in sorted((REPO / app).rglob("*.py"))
+        for name in imported_modules(path)
+        if name.split(".")[0] == "licensing"
+    ]
+    assert offending == []
