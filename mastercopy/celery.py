@@ -51,6 +51,27 @@ def start_resuming(sender, **kwargs):
         threading.Thread(target=_resume_loop, args=(sender.app, period), name="resume", daemon=True).start()
 
 
+@signals.worker_process_init.connect
+def warm_search_index(**kwargs):
+    """Each process that may run pair searches loads its long-lived index now (dedup.search.warm), in the
+    background, so the first batch after a (re)start does not wait for the archive to be read."""
+    queues = list(app.amqp.queues.consume_from)
+    threading.Thread(target=_warm, args=(queues,), name="warm", daemon=True).start()
+
+
+def _warm(queues):
+    from django.db import connection
+
+    from dedup.search import warm
+
+    try:
+        warm(queues)
+    except Exception as exc:  # noqa: BLE001 - the first batch loads the index instead
+        log.warning("could not warm the search index now (%s); the first batch will load it", exc)
+    finally:
+        connection.close()
+
+
 def _resume_loop(app, period):
     while True:
         try:
