@@ -55,7 +55,9 @@ def make_images(folder, megapixels, decode_max_bytes):
     from PIL import Image
 
     side = int((megapixels * 1e6) ** 0.5)
-    whole_side = int((decode_max_bytes / 4) ** 0.5) - 1
+    from dedup.signals import INTERLACED_FACTOR
+
+    whole_side = int((decode_max_bytes / 4 / INTERLACED_FACTOR) ** 0.5) - 1
     webp_side = min(side, 16383)
 
     def solid(width, height, bands, fmt="uchar", value=None):
@@ -138,7 +140,7 @@ def main():
         for label, path in images:
             row = {what: measure(path, what, args.decode_max_bytes) for what in ("signals", "digest")}
             sig, dig = row["signals"], row["digest"]
-            note = sig["note"] + (f" | digest: {dig['note']}" if dig["note"] else "")
+            note = sig["note"] + (f" | digest: {dig['note']}" if dig["note"] not in ("", sig["note"]) else "")
             print(f"{label:32} {sig['rss_mb']:15.0f} {dig['rss_mb']:16.0f}  {note}", flush=True)
             if not max(sig["rss_mb"], dig["rss_mb"]) <= args.ceiling_mb:
                 over.append(label)

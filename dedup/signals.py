@@ -51,10 +51,21 @@ variants generated from each; "recall" = variant within Hamming <= 10 of its ori
                  Codes (almost always) have 32 set bits, so distances are even: radius 7 = 6 (crops 87%).
                  imagehash.crop_resistant_hash was not adopted (slow segmentation per image; not measured).
 
-Memory
-    300-megapixel uncompressed strip TIFF (20000x15000 RGB, 900 MB): compute_signals peak RSS 326 MB
-    (interpreter + numpy/scipy baseline 53 MB; 64 MB row chunks), pixel_digest 292 MB, 4.4 s / 3.3 s.
-    Compressed TIFFs (libtiff), PNGs and JPEGs decode whole: peak ~ width*height*channels bytes.
+Memory (bench/memory.py: peak RSS of a fresh process, at the 400 MP pixel limit unless said)
+    Every decode is bounded. JPEGs decode at their draft scale. Above REDUCE_ABOVE_PIXELS, uncompressed
+    strip TIFFs decode in 64 MB row chunks; PNG and compressed/tiled TIFF stream through libvips (pyvips,
+    sequential access: a few rows in memory) and are box-shrunk while read; WebP is decoded by libwebp
+    at the reduced scale; palette/1-bit images (GIF, BMP) decode whole at 1 byte a pixel and convert band
+    by band. Whatever must still decode whole (interlaced PNG, a huge WebP's pixel digest, JPEG 2000,
+    BMP) is measured first and refused above max_decode_bytes (MASTERCOPY_DECODE_MAX_BYTES, 768 MB) with
+    a message naming it. pixel_digest streams PNG/TIFF/JPEG through libvips (bytes identical to Pillow's,
+    tests/test_security_uploads.py) and hashes whole decodes band by band (no full-size copy).
+    compute_signals / pixel_digest peak MB: JPEG RGB 123 / 311, PNG RGB 152 / 263, PNG RGBA 179 / 343
+    (was 3,119 MB: finding 12), PNG 16-bit RGB 228 / 324, PNG palette 152 / 275, TIFF LZW 156 / 248,
+    TIFF tiled deflate 141 / 170, TIFF uncompressed 347 / 303, TIFF 16-bit grey 409 / 273, WebP RGBA
+    16383x16383 210 / refused, GIF 616 / 612, interlaced PNG refused (71); the largest images decoded
+    whole by design (40 MP RGBA PNG) 414 / 416 and at the ceiling (201 MP interlaced RGBA PNG): see the
+    bench output.
 
 Exact pixel digest: lazy
     Computing the full-resolution digest inside compute_signals would force a full-size decode of every JPEG
@@ -105,6 +116,7 @@ REDUCE_ABOVE_PIXELS = 40_000_000  # above this, non-JPEG images are box-reduced 
 # A decode that must hold the whole image in memory is refused above this (callers pass their setting,
 # MASTERCOPY_DECODE_MAX_BYTES); streamed and shrink-on-load decodes stay far below it.
 MAX_DECODE_BYTES = 768 * 1024 * 1024
+INTERLACED_FACTOR = 2.2  # an interlaced PNG's decode peaks at ~2.1x its pixels (bench/memory.py)
 # Formats libvips streams top to bottom in a few rows of memory (GIF is not one: its frame buffer is RGBA).
 # WebP cannot stream rows, but libwebp decodes straight at a reduced scale, which fingerprints need.
 _VIPS_STREAMED = {"PNG", "TIFF", "WEBP"}
@@ -428,9 +440,10 @@ def _load_reduced(
 
 
 def _decode_bytes(im: Image.Image) -> int:
-    """Memory Pillow holds for the decoded image: 1 byte a pixel for 1/L/P, 2 for I;16, else 4."""
+    """Memory Pillow holds for the decoded image: 1 byte a pixel for 1/L/P, 2 for I;16, else 4; an
+    interlaced PNG also holds its passes (bench/memory.py measured 2.1 times the image)."""
     per_pixel = 1 if im.mode in ("1", "L", "P") else 2 if im.mode.startswith("I;16") else 4
-    return im.width * im.height * per_pixel
+    return int(im.width * im.height * per_pixel * (INTERLACED_FACTOR if _interlaced(im) else 1))
 
 
 def _check_whole_decode(im: Image.Image, name: str, max_bytes: int) -> None:
