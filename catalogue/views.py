@@ -210,9 +210,14 @@ def search(request):
             .select_related("collection", "master")
             .order_by("collection__name", "catalogue_number")[:200]
         )
+    records = list(records)
+    for record in records:  # a master in a collection hidden from the reader is not named
+        record.shown_master = access.shown(request.user, record.master)
     # An old catalogue number keeps working: it resolves to its master, and the page says so.
     resolved = [
-        (r, r.resolve()) for r in records if r.master_id and r.catalogue_number.casefold() == query.casefold()
+        (r, access.shown(request.user, r.resolve()))
+        for r in records
+        if r.master_id and r.catalogue_number.casefold() == query.casefold()
     ]
     return render(
         request, "catalogue/search.html", {"query": query, "records": records, "resolved": resolved}

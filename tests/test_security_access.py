@@ -433,8 +433,9 @@ def _superseded_by_hidden(partner):
 def test_an_open_record_does_not_name_its_hidden_master_or_relations(partner, personas):
     """Attack: a cataloguer outside the partner's group opens an open record that a partner member
     superseded by a partner record, related to another, and merged a partner record's title into,
-    and reads the master's number, id, and the sources, on the page and in the API. The page says
-    the master is in a collection they cannot see; the API gives null, not the hidden ids."""
+    and reads the master's number, id, and the sources, on the page, in search (by the old number)
+    and in the API. The pages say the master is in a collection they cannot see; the API gives null,
+    not the hidden ids."""
     record = _superseded_by_hidden(partner)
     hidden_master = CatalogueRecord.objects.get(catalogue_number="C-0700")
     # The open record C-0000 took C-0501's title (a partner member's decision on a cross pair) and is
@@ -450,6 +451,7 @@ def test_an_open_record_does_not_name_its_hidden_master_or_relations(partner, pe
     client = login(personas["cataloguer"])
 
     page = text(client.get(record.get_absolute_url()))
+    found = text(client.get(reverse("catalogue-search"), {"q": "C-0600"}))
     keeper_page = text(client.get(keeper.get_absolute_url()))
     api = client.get(f"/api/records/{record.pk}/").json()
     keeper_api = client.get(f"/api/records/{keeper.pk}/").json()
@@ -458,6 +460,8 @@ def test_an_open_record_does_not_name_its_hidden_master_or_relations(partner, pe
 
     assert "C-0700" not in page and hidden_master.get_absolute_url() not in page
     assert "superseded by a record in a collection you cannot see" in page
+    assert "C-0700" not in found
+    assert "C-0600 is superseded by a record in a collection you cannot see" in found
     assert (api["status"], api["master"], api["resolves_to"]) == ("superseded", None, None)
     assert (listed[record.pk]["master"], listed[record.pk]["resolves_to"]) == (None, None)
     assert "C-0501" not in keeper_page and "C-0500" not in keeper_page and "Partner title 1921" in keeper_page
