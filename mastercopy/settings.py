@@ -208,6 +208,7 @@ AUTHENTICATION_BACKENDS = ["mastercopy.auth.LimitedModelBackend"]
 # Failed logins allowed per account, and (counted separately, so a shared office or proxy address does
 # not lock every account) per client address, within a window of this many seconds.
 MASTERCOPY_LOGIN_FAILURES = envint("MASTERCOPY_LOGIN_FAILURES", 5)
+MASTERCOPY_LOGIN_ADDRESS_FAILURES = envint("MASTERCOPY_LOGIN_ADDRESS_FAILURES", 50)
 MASTERCOPY_LOGIN_LOCKOUT_SECONDS = envint("MASTERCOPY_LOGIN_LOCKOUT_SECONDS", 900)
 # Addresses or networks of the reverse proxies in front of the app (e.g. "127.0.0.1,10.0.0.0/8"). Only
 # a request from one of them has its X-Forwarded-For believed; empty: the peer's address is the client's.
