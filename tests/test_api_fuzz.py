@@ -100,6 +100,7 @@ MODELS = {
     "group": CandidateGroup,
     "decisions": Decision,
     "licences": Licence,
+    "exports": Collection,  # /api/exports/partner/{id}/: a partner collection's id
 }
 
 
