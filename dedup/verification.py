@@ -15,6 +15,8 @@ An original that storage cannot open is one of two things, and the batch tells t
 
 import json
 import logging
+import time
+from collections import defaultdict
 from datetime import timedelta
 
 from django.conf import settings
@@ -27,6 +29,7 @@ from catalogue.models import ImageFile
 
 from . import policy
 from .events import pair_for_review, pair_settled
+from .groups import components
 from .models import CandidatePair
 from .tiers import PairFacts, classify
 
@@ -82,7 +85,18 @@ def unverified(image_ids=None):
     pairs = CandidatePair.objects.filter(verified=False, open_attempts=0)
     if image_ids is not None:
         pairs = pairs.filter(Q(image_a__in=image_ids) | Q(image_b__in=image_ids))
-    return list(pairs.order_by("pk").values_list("pk", flat=True))
+    return by_cluster(pairs.order_by("pk").values_list("pk", "image_a_id", "image_b_id"))
+
+
+def by_cluster(rows):
+    """Pair ids from (pk, image_a, image_b) rows, the pairs of one cluster of images next to each other,
+    so that batches cut from the list keep a picture's copies together (decoded once, inferred)."""
+    rows = list(rows)
+    cluster = {}
+    for members in components([(a, b) for _, a, b in rows]):
+        for image in members:
+            cluster[image] = members[0]
+    return [pk for pk, a, _ in sorted(rows, key=lambda row: (cluster[row[1]], row[0]))]
 
 
 def retry_due(now=None):
@@ -159,21 +173,42 @@ class _Batch:
 
 def verify_pairs(pair_ids, on_progress=None):
     """Verify the pairs that still wait; returns how many were noted with an original storage could not
-    open. Raises StorageUnavailable when storage is down for the whole batch (nothing is noted then)."""
+    open. Raises StorageUnavailable when storage is down for the whole batch (nothing is noted then).
+
+    Work in proportion to what is new: byte-identical pairs settle from their digests alone (no storage,
+    no decoding); the others go star by star (see _plan): each member of a cluster is compared with the
+    cluster's hub once, and a pair of two members that both show the hub's picture is inferred from those
+    two comparisons (``inferred``), so a picture with k copies costs about k comparisons, not k(k-1)/2.
+    Decoded images are cached for the batch, and the order makes them repeat."""
     pairs = list(
         CandidatePair.objects.filter(pk__in=pair_ids, verified=False)
         .select_related("image_a__record", "image_b__record", "image_a__collection", "image_b__collection")
         .order_by("pk")
     )
-    batch, cache, unopenable = _Batch(pairs), _side_cache(), []
-    for pair in pairs:
-        try:
-            _verify(pair, batch.fetch, cache)
-        except _Unopenable as failure:
-            unopenable.append((pair, failure))
-            if not batch.storage_answers({f.image.storage_key for _, f in unopenable}):
-                raise StorageUnavailable(f"storage is not answering ({failure})") from failure.error
-            continue
+    started = time.perf_counter()
+    exact = [pair for pair in pairs if pair.same_bytes]
+    for pair in exact:
+        _apply(pair, _identical())
+        if on_progress:
+            on_progress()
+    _count("exact", len(exact), started)
+    rest = [pair for pair in pairs if not pair.same_bytes]
+    batch, cache, unopenable = _Batch(rest), _side_cache(), []
+    legs = _Legs(rest)
+    for pair, hub in _plan(rest, legs.legs):
+        started = time.perf_counter()
+        if hub is not None and legs.infer(pair, hub):
+            _count("inferred", 1, started)
+        else:
+            try:
+                _verify(pair, batch.fetch, cache)
+            except _Unopenable as failure:
+                unopenable.append((pair, failure))
+                if not batch.storage_answers({f.image.storage_key for _, f in unopenable}):
+                    raise StorageUnavailable(f"storage is not answering ({failure})") from failure.error
+                continue
+            legs.add(pair)
+            _count("compared", 1, started)
         if on_progress:
             on_progress()
     if unopenable and not batch.storage_answers({f.image.storage_key for _, f in unopenable}):
@@ -183,6 +218,92 @@ def verify_pairs(pair_ids, on_progress=None):
         if on_progress:
             on_progress()
     return len(unopenable)
+
+
+# Per process: pairs and seconds spent by kind (exact / compared / inferred), for bench/verify.py.
+STATS = defaultdict(float)
+
+
+def _count(kind, n, started):
+    STATS[f"{kind}_pairs"] += n
+    STATS[f"{kind}_seconds"] += time.perf_counter() - started
+
+
+def _identical():
+    from .verify import Verdict
+
+    return Verdict(["identical"], {}, "Right is a byte-for-byte identical copy of Left.", 1.0, 0)
+
+
+def _plan(pairs, known=()):
+    """(pair, hub) in the order to verify them: per connected cluster, the hub (the image with the most
+    pairs, then the lowest id) and its pairs first, then the pairs between two of its neighbours, with the
+    hub through which they may be inferred, then the rest of the cluster (hub None) the same way. known:
+    verified pairs (frozensets of two image ids) from earlier batches, which may serve as spokes too."""
+    neighbours = defaultdict(set)
+    by_images = {}
+    for pair in pairs:
+        neighbours[pair.image_a_id].add(pair.image_b_id)
+        neighbours[pair.image_b_id].add(pair.image_a_id)
+        by_images[frozenset((pair.image_a_id, pair.image_b_id))] = pair
+    remaining = dict(by_images)
+    while remaining:
+        degree = defaultdict(int)
+        for key in remaining:
+            for image in key:
+                degree[image] += 1
+        hub = min(degree, key=lambda image: (-degree[image], image))
+        spokes = sorted(image for image in neighbours[hub] if frozenset((hub, image)) in remaining)
+        for image in spokes:
+            yield remaining.pop(frozenset((hub, image))), None
+        around = neighbours[hub] | {image for key in known if hub in key for image in key}
+        for key in sorted(remaining, key=sorted):
+            if key <= around:
+                yield remaining.pop(key), hub
+
+
+class _Legs:
+    """Verified pairs (of this batch, and earlier ones in the database) that a pair may be inferred from."""
+
+    def __init__(self, pairs):
+        images = {i for pair in pairs for i in (pair.image_a_id, pair.image_b_id)}
+        known = CandidatePair.objects.filter(
+            Q(image_a__in=images) | Q(image_b__in=images), verified=True, inferred=False
+        ).values_list("pk", "image_a_id", "image_b_id", "relation", "priority")
+        self.legs = {frozenset((a, b)): (pk, relation, priority) for pk, a, b, relation, priority in known}
+
+    def add(self, pair):
+        self.legs[frozenset((pair.image_a_id, pair.image_b_id))] = (pair.pk, pair.relation, pair.priority)
+
+    def infer(self, pair, hub):
+        """Settle pair from its two members' verified pairs with hub, when both show hub's picture."""
+        found = [self.legs.get(frozenset((image, hub))) for image in (pair.image_a_id, pair.image_b_id)]
+        if not all(leg and leg[1] and "different" not in leg[1].split("+") for leg in found):
+            return False
+        labels = [set(leg[1].split("+")) for leg in found]
+        exact = {"identical", "pixel-identical"}
+        if all(found_labels & exact for found_labels in labels):
+            relation = ["pixel-identical"]  # equal pixels twice over are equal pixels
+        else:
+            from .verify import LABELS
+
+            union = (labels[0] | labels[1]) - exact
+            relation = [label for label in LABELS if label in union] or ["recompressed"]
+        (left_pk, left_rel, left_p), (right_pk, right_rel, right_p) = found
+        sentence = (
+            f"Not compared directly: both show the picture of image {hub} (pair {left_pk}: {left_rel}; "
+            f"pair {right_pk}: {right_rel})."
+        )
+        verdict = _inferred_verdict(relation, sentence, min(left_p, right_p), hub, left_pk, right_pk)
+        _apply(pair, verdict, inferred=True)
+        return True
+
+
+def _inferred_verdict(labels, sentence, confidence, hub, left_pk, right_pk):
+    from .verify import Verdict
+
+    params = {"inferred_through": hub, "from_pairs": [left_pk, right_pk]}
+    return Verdict(labels, params, sentence, confidence, 0)
 
 
 def note_unopenable(pair, image, error):
@@ -306,7 +427,12 @@ def _verify(pair, fetch, cache):
 
 
 def _apply(pair, verdict, *, inferred=False):
-    result = classify(facts_for(pair, verdict))
+    facts = facts_for(pair, verdict)
+    if inferred:
+        facts.auto_from = None  # only equal pixels settle without the two images compared
+    result = classify(facts)
+    if inferred:
+        result.reason = f"inferred through image {verdict.params['inferred_through']}: {result.reason}"
     with transaction.atomic():
         saved = _save(
             pair,

@@ -42,7 +42,7 @@ import io
 import math
 import os
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import cv2
 import numpy as np
@@ -71,6 +71,10 @@ COMPARE_LONG = 256        # photometric comparison size
 SCALE_TOL = 0.03
 COVER_FULL = 0.975        # coverage above this = the whole frame
 HUGE_PIXELS = 40_000_000  # non-JPEG above this: bounded-memory reduced decode from dedup.signals
+FRAMED_ASPECT = 0.01      # aspect ratios this close: try the frames aligned before SIFT
+FRAMED_LONG = 384         # ... at this long side (a JPEG decodes at 1/8 scale for it)
+FRAMED_NCC = 0.90         # ... and accept that alignment only when the pixels agree this well
+FRAMED_TIGHT = 0.90
 
 _ORIENT_TAG = 0x0112
 T = Image.Transpose
@@ -124,6 +128,7 @@ class _Side:
     quant: dict | None
     digest: str | None = None
     work: np.ndarray | None = None  # RGB uint8 at working size
+    small: np.ndarray | None = None  # RGB uint8 at the cheap check's size (FRAMED_LONG)
     grey_source: bool = False       # stored without colour channels
     mode: str = ""                  # the mode pixel_digest hashes (P -> RGB/RGBA)
     features: dict = field(default_factory=dict)  # SIFT (points, descriptors), keyed by "plain"/"flipped"
@@ -249,19 +254,21 @@ def _fit(arr: np.ndarray, long_side: int) -> np.ndarray:
     return cv2.resize(arr, (max(1, round(w * f)), max(1, round(h * f))), interpolation=cv2.INTER_AREA)
 
 
-def _decode(side: _Side, *, full: bool) -> Image.Image | None:
-    """Decode once; returns the full-resolution oriented PIL image when ``full``, else None (work only)."""
+def _decode(side: _Side, *, full: bool, long_side: int = WORK_LONG) -> Image.Image | None:
+    """Decode once; returns the full-resolution oriented PIL image when ``full``, else None (work only).
+    With a long_side below WORK_LONG, the reduced decode goes to ``side.small`` (the cheap check's)."""
     im = _open(side.data, "<image>")
+    attribute = "work" if full or long_side >= WORK_LONG else "small"
     try:
         if not full:
             if im.format == "JPEG":
                 w, h = im.size
-                f = WORK_LONG / max(w, h)
+                f = long_side / max(w, h)
                 if f < 1:
                     im.draft("RGB", (math.ceil(w * f), math.ceil(h * f)))
             elif im.width * im.height > HUGE_PIXELS:
-                small = decode_for_hashing(io.BytesIO(side.data), derivatives=True, preview_px=WORK_LONG)
-                side.work = _fit(_to_rgb(small), WORK_LONG)
+                small = decode_for_hashing(io.BytesIO(side.data), derivatives=True, preview_px=long_side)
+                setattr(side, attribute, _fit(_to_rgb(small), long_side))
                 return None
         saved, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
         try:
@@ -276,7 +283,9 @@ def _decode(side: _Side, *, full: bool) -> Image.Image | None:
     img = _canonical(im)
     if op is not None:
         img = img.transpose(op)
-    side.work = _fit(_to_rgb(img), WORK_LONG)
+    setattr(side, attribute, _fit(_to_rgb(img), long_side))
+    if full and side.small is None:
+        side.small = _fit(side.work, FRAMED_LONG)
     return img if full else None
 
 
@@ -316,6 +325,7 @@ class _Match:
     inliers: int
     good: int
     flipped: bool
+    framed: bool = False   # the cheap alignment of the whole frames (no features)
 
 
 def _match(fl, fr, flipped: bool, right_w: int) -> _Match:
@@ -464,9 +474,6 @@ def verify(left, right, *, left_info: dict | None = None, right_info: dict | Non
             return Verdict(labels, {"formats": [L.format, R.format]},
                            f"Right has exactly the same pixels as Left ({w}×{h}, colours unchanged) but "
                            f"different file bytes{extra}.", 1.0, 0)
-    for side in (L, R):
-        if side.work is None:
-            _decode(side, full=False)
     return _compare(L, R, fmt_changed)
 
 
@@ -492,11 +499,46 @@ def _different(reason: str, inliers: int, params: dict, confidence: float = 0.0)
     return Verdict(["different"], params, f"Different photographs: {reason}.", round(confidence, 3), inliers)
 
 
+def _framed(L: _Side, R: _Side) -> _Match | None:
+    """The cheap alignment: the two frames onto each other (a scale per axis), when their aspect ratios
+    agree. Right for resized, recompressed, recoloured, greyscale and overlaid copies, which are most of an
+    archive's; anything else (crops, turns, mirrors, borders) fails the pixel checks and goes to SIFT."""
+    hl, wl = L.work.shape[:2]
+    hr, wr = R.work.shape[:2]
+    if abs((wl / hl) / (wr / hr) - 1) > FRAMED_ASPECT:
+        return None
+    M = np.array([[wl / wr, 0.0, 0.0], [0.0, hl / hr, 0.0]])
+    return _Match(M, 0, 0, False, framed=True)
+
+
 def _compare(L: _Side, R: _Side, fmt_changed: bool) -> Verdict:
-    m = _best_match(L, R)
-    params: dict = {"inliers": m.inliers, "matches": m.good}
-    if m.M is None or m.inliers < MIN_INLIERS or m.inliers < MIN_INLIER_RATIO * m.good:
-        return _different(f"only {m.inliers} matching features after alignment", m.inliers, params)
+    """The cheap check first (frames aligned, no features), SIFT only when it does not settle the pair."""
+    for side in (L, R):
+        if side.small is None:
+            if side.work is not None:
+                side.small = _fit(side.work, FRAMED_LONG)
+            else:
+                _decode(side, full=False, long_side=FRAMED_LONG)
+    small_l, small_r = replace(L, work=L.small), replace(R, work=R.small)
+    framed = _framed(small_l, small_r)
+    if framed is not None:
+        verdict = _judge(small_l, small_r, fmt_changed, framed)
+        p = verdict.params
+        if not verdict.different and p["correlation"] >= FRAMED_NCC and p["tight"] >= FRAMED_TIGHT:
+            return verdict
+    for side in (L, R):
+        if side.work is None:
+            _decode(side, full=False)
+    return _judge(L, R, fmt_changed, _best_match(L, R))
+
+
+def _judge(L: _Side, R: _Side, fmt_changed: bool, m: _Match) -> Verdict:
+    if m.framed:
+        params: dict = {"alignment": "whole frames"}
+    else:
+        params = {"inliers": m.inliers, "matches": m.good}
+        if m.M is None or m.inliers < MIN_INLIERS or m.inliers < MIN_INLIER_RATIO * m.good:
+            return _different(f"only {m.inliers} matching features after alignment", m.inliers, params)
 
     hl, wl = L.work.shape[:2]
     hr, wr = R.work.shape[:2]
@@ -670,7 +712,9 @@ def _compare(L: _Side, R: _Side, fmt_changed: bool) -> Verdict:
         params["exif_orientation"] = [L.orientation, R.orientation]
     labels = [x for x in LABELS if x in labels]
 
-    conf = min(1.0, m.inliers / 40.0) * max(0.0, min(1.0, (max(ncc, close_frac) - 0.5) / 0.45))
+    conf = (1.0 if m.framed else min(1.0, m.inliers / 40.0)) * max(
+        0.0, min(1.0, (max(ncc, close_frac) - 0.5) / 0.45)
+    )
     sentence = _sentence(labels, params, scale, colour_note, L, R)
     return Verdict(labels, params, sentence, round(max(0.05, conf), 3), m.inliers)
 

@@ -1,4 +1,10 @@
+import multiprocessing
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+
 from django.core.management.base import BaseCommand, CommandError
+from django.db import connection, connections
 from django.db.models import Count
 from tqdm import tqdm
 
@@ -24,19 +30,35 @@ class Command(BaseCommand):
             help="search every image again; pairs already found (and their decisions) are kept as they are",
         )
         parser.add_argument("--no-progress", action="store_true")
+        parser.add_argument(
+            "--workers",
+            type=int,
+            default=os.cpu_count() or 1,
+            help="processes for fingerprinting and verification (default: one per core)",
+        )
 
     def handle(self, *args, **options):
         collection = self._collection(options["collection"])
         quiet = options["no_progress"]
-        self._fingerprint(collection, quiet)
+        self.seconds = {}
+        started = time.perf_counter()
+        self._fingerprint(collection, quiet, options["workers"])
+        self.seconds["fingerprints"] = time.perf_counter() - started
         if options["rescan"]:
             scope = Fingerprint.objects.all()
             if collection:
                 scope = scope.filter(image__collection=collection)
             scope.update(searched=False)
+        started = time.perf_counter()
         added = self._search(collection, quiet)
-        self._verify(quiet)
+        self.seconds["search"] = time.perf_counter() - started
+        started = time.perf_counter()
+        self._verify(quiet, options["workers"])
+        self.seconds["verification"] = time.perf_counter() - started
+        started = time.perf_counter()
         regroup()
+        self.seconds["groups"] = time.perf_counter() - started
+        self.stdout.write("Seconds: " + ", ".join(f"{k} {v:.2f}" for k, v in self.seconds.items()))
         tiers = dict(CandidatePair.objects.values_list("tier").annotate(n=Count("id")).order_by())
         self.stdout.write(
             f"Pair search: {added} new candidate pairs. In all: "
@@ -52,13 +74,19 @@ class Command(BaseCommand):
         except Collection.DoesNotExist:
             raise CommandError(f"no collection named {name}")
 
-    def _fingerprint(self, collection, quiet):
+    def _fingerprint(self, collection, quiet, workers):
         ids = pending_ids(collection)
         done = failed = 0
         with tqdm(total=len(ids), unit="img", desc="fingerprints", disable=quiet, file=self.stderr) as bar:
-            for chunk in batches(ids):
-                d, f = ensure_fingerprints(chunk, on_progress=bar.update)
-                done, failed = done + d, failed + f
+            if _parallel(workers, len(ids)):
+                chunks = list(batches(ids, max(5, min(200, len(ids) // (4 * workers) + 1))))
+                for d, f in _in_processes(_fingerprint_chunk, chunks, workers):
+                    done, failed = done + d, failed + f
+                    bar.update(d + f)
+            else:
+                for chunk in batches(ids):
+                    d, f = ensure_fingerprints(chunk, on_progress=bar.update)
+                    done, failed = done + d, failed + f
         self.stdout.write(f"Fingerprinted {done} images; {failed} failed.")
         scope = ImageFile.objects.filter(collection=collection) if collection else ImageFile.objects.all()
         for image in scope.filter(state=ImageFile.State.FAILED).order_by("source_path")[:50]:
@@ -76,8 +104,38 @@ class Command(BaseCommand):
                 bar.update(len(chunk))
         return added
 
-    def _verify(self, quiet):
-        ids = unverified()
+    def _verify(self, quiet, workers):
+        ids = unverified()  # a cluster's pairs next to each other, so a chunk keeps a picture's copies
         with tqdm(total=len(ids), unit="pair", desc="verification", disable=quiet, file=self.stderr) as bar:
-            for chunk in batches(ids, 100):
-                verify_pairs(chunk, on_progress=bar.update)
+            if not _parallel(workers, len(ids)):
+                for chunk in batches(ids, 100):
+                    verify_pairs(chunk, on_progress=bar.update)
+                return
+            chunks = list(batches(ids, max(20, min(200, len(ids) // (4 * workers) + 1))))
+            for done in _in_processes(_verify_chunk, chunks, workers):
+                bar.update(done)
+
+
+def _parallel(workers, n):
+    """Processes only where they can help and can see the data: not inside an open transaction (a test's),
+    whose rows other connections cannot read."""
+    return workers > 1 and n > 1 and not connection.in_atomic_block
+
+
+def _in_processes(function, chunks, workers):
+    """function(chunk) for every chunk in forked worker processes (each with its own database connection);
+    yields the results as they come."""
+    connections.close_all()  # a connection must not be shared with the children
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        for future in as_completed([pool.submit(function, chunk) for chunk in chunks]):
+            yield future.result()
+
+
+def _verify_chunk(ids):
+    verify_pairs(ids)
+    return len(ids)
+
+
+def _fingerprint_chunk(ids):
+    return ensure_fingerprints(ids)
