@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 from django.conf import settings
 from django.db import models
 from django.urls import reverse
@@ -344,13 +346,17 @@ class UploadJob(models.Model):
     def percent(self):
         return 100 if self.status == self.Status.DONE else int(100 * self.processed / max(self.total, 1))
 
-    def claim(self):
-        """Take the job for this worker (a conditional UPDATE); False when it is finished already. A job
-        left running by a worker that died is taken again: its message was redelivered (acks_late)."""
+    def claim(self, stale_after):
+        """Take the job for this worker (a conditional UPDATE); False when it is finished, or running
+        elsewhere. A job running for longer than stale_after seconds (the task's hard time limit) has lost
+        its worker, and its redelivered message (acks_late) takes it again."""
         now = timezone.now()
-        claimed = UploadJob.objects.filter(
-            pk=self.pk, status__in=[self.Status.QUEUED, self.Status.RUNNING]
-        ).update(status=self.Status.RUNNING, started_at=now, processed=0, stored=0, skipped=0, rejected=0)
+        takeable = models.Q(status=self.Status.QUEUED) | models.Q(
+            status=self.Status.RUNNING, started_at__lt=now - timedelta(seconds=stale_after)
+        )
+        claimed = UploadJob.objects.filter(takeable, pk=self.pk).update(
+            status=self.Status.RUNNING, started_at=now, processed=0, stored=0, skipped=0, rejected=0
+        )
         if claimed:
             self.refresh_from_db()
         return bool(claimed)

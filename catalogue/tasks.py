@@ -10,7 +10,7 @@ import logging
 import time
 import zipfile
 
-from celery import shared_task
+from celery import shared_task, signals
 from django.core.files.storage import default_storage
 from django.db import InterfaceError, OperationalError
 
@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 
 PROGRESS_SECONDS = 1.0  # the job row is written at most this often while files go through
 _TRANSIENT = (OSError, OperationalError, InterfaceError)
+HARD_LIMIT = 3300  # seconds: process_upload's time limit, after which a running job counts as abandoned
 
 
 @shared_task(
@@ -30,13 +31,14 @@ _TRANSIENT = (OSError, OperationalError, InterfaceError)
     reject_on_worker_lost=True,
     max_retries=5,
     # An upload is at most MASTERCOPY_MAX_UPLOAD_BYTES (4 GB) of archives, each measured before it is
-    # inflated: an hour is ample, and a hung decoder does not hold the worker for ever.
-    soft_time_limit=3600,
-    time_limit=3700,
+    # inflated: 50 minutes are ample, and a hung decoder does not hold the worker for ever. The hard limit
+    # stays under Redis's visibility timeout (1 h), so a redelivered message finds the job stale.
+    soft_time_limit=HARD_LIMIT - 300,
+    time_limit=HARD_LIMIT,
 )
 def process_upload(self, job_id):
     job = UploadJob.objects.filter(pk=job_id).first()
-    if job is None or not job.claim():
+    if job is None or not job.claim(stale_after=HARD_LIMIT):
         return
     try:
         batch = _import(job)
@@ -53,6 +55,25 @@ def process_upload(self, job_id):
     job.finish(batch)
     _unstage(job)
     log.info("upload %s: %s", job.pk, job)
+
+
+@shared_task(ignore_result=True)
+def resume_uploads():
+    """Send every upload still waiting for a worker (its message was never published, the broker being
+    away when the upload was made, or was lost with the broker); a duplicate message is harmless, as
+    process_upload claims its job first. Each worker runs it when it starts."""
+    waiting = list(UploadJob.objects.filter(status=UploadJob.Status.QUEUED).values_list("pk", flat=True))
+    for job_id in waiting:
+        process_upload.delay(job_id)
+    return len(waiting)
+
+
+@signals.worker_ready.connect
+def _resume_on_start(sender, **kwargs):
+    try:
+        sender.app.send_task("catalogue.tasks.resume_uploads")
+    except Exception as exc:  # noqa: BLE001 - the broker is away: the next worker start tries again
+        log.warning("could not look for waiting uploads: %s", exc)
 
 
 def _import(job):

@@ -264,6 +264,43 @@ def test_an_outsider_cannot_watch_an_upload(collection, client, personas):
     assert client.get(reverse("catalogue-upload-job", args=[job.pk])).status_code == 200
 
 
+@pytest.mark.django_db
+def test_a_duplicate_message_never_imports_an_upload_twice_and_an_abandoned_one_is_taken_again(
+    admin, collection, django_capture_on_commit_callbacks
+):
+    """Attacks the queue's at-least-once delivery: a second message for a job another worker is running
+    does nothing; a job whose worker died (running past the task's time limit) is imported again; an
+    upload whose message never reached the broker is sent again when a worker starts."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from catalogue import tasks
+
+    def upload_lost(name):
+        with django_capture_on_commit_callbacks():  # committed, but its message never reaches a worker
+            files = [upload(name, jpeg_bytes(color=(len(name), 0, 0)))]
+            admin.post(reverse("catalogue-upload", args=[collection.pk]), {"files": files})
+        return UploadJob.objects.latest("pk")
+
+    job = upload_lost("a.jpg")
+    UploadJob.objects.filter(pk=job.pk).update(status=UploadJob.Status.RUNNING, started_at=timezone.now())
+    tasks.process_upload.delay(job.pk)  # a duplicate, while "another worker" runs the job
+    assert not ImageFile.objects.exists() and UploadJob.objects.get().status == UploadJob.Status.RUNNING
+
+    long_ago = timezone.now() - timedelta(seconds=tasks.HARD_LIMIT + 1)
+    UploadJob.objects.filter(pk=job.pk).update(started_at=long_ago)
+    tasks.process_upload.delay(job.pk)  # redelivered after its worker died
+    job.refresh_from_db()
+    assert (job.status, job.stored) == (UploadJob.Status.DONE, 1)
+
+    waiting = upload_lost("b.jpg")
+    assert tasks.resume_uploads.delay().get() == 1  # as every worker does when it starts
+    waiting.refresh_from_db()
+    assert (waiting.status, waiting.stored) == (UploadJob.Status.DONE, 1)
+    assert ImageFile.objects.count() == 2 and tasks.resume_uploads.delay().get() == 0
+
+
 _PEAK = """
 import sys
 sys.path.insert(0, {repo!r})
