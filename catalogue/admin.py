@@ -12,6 +12,7 @@ It holds to the application's rules rather than going around them:
   never removed), so every delete permission and the "delete selected" action are off.
 """
 
+from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group, User
@@ -119,8 +120,26 @@ class ImageFileInline(admin.TabularInline):
         return False
 
 
+class RecordForm(forms.ModelForm):
+    class Meta:
+        model = CatalogueRecord
+        fields = ["title", "creator", "date_text", "rights", "credit_line", "source", "metadata"]
+
+    def clean_metadata(self):
+        """Other metadata is editable, but merged_fields is the provenance decisions wrote (which value
+        came from which superseded record): kept as the decisions left it, whatever was posted."""
+        metadata = self.cleaned_data.get("metadata")
+        metadata = dict(metadata) if isinstance(metadata, dict) else {}
+        metadata.pop("merged_fields", None)
+        recorded = (self.instance.metadata or {}).get("merged_fields")
+        if recorded is not None:
+            metadata["merged_fields"] = recorded
+        return metadata
+
+
 @admin.register(CatalogueRecord)
 class CatalogueRecordAdmin(Visible):
+    form = RecordForm
     list_display = ["catalogue_number", "title", "collection", "status", "master_record"]
     list_filter = [VISIBLE_COLLECTIONS, "status"]
     search_fields = ["catalogue_number", "title", "creator"]

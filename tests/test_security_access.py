@@ -192,12 +192,14 @@ def test_admin_lists_and_opens_nothing_of_a_restricted_collection(partner, perso
 
 
 def test_admin_cannot_supersede_a_record_without_a_decision(partner, personas):
-    """Attack: an Administrator edits a record in admin and posts status=superseded and a master (and
-    moves it to another collection), which would change the catalogue with no Decision in the audit
-    chain. Those fields belong to decisions (and the collection to access): the edit keeps only the
-    record's description."""
+    """Attack: an Administrator edits a record in admin and posts status=superseded and a master,
+    another number, another collection, and forged provenance of a merged value, which would change
+    the catalogue with no Decision in the audit chain. Those belong to decisions (the collection to
+    access, the number to whoever cites it): the edit keeps only the record's description."""
     pair = partner["open"]
     record, other = pair.image_a.record, pair.image_b.record
+    provenance = {"title": {"value": "Harbour", "from_record": other.pk, "from_number": "C-0001"}}
+    CatalogueRecord.objects.filter(pk=record.pk).update(metadata={"merged_fields": provenance})
     client = staff(personas["administrator"])
     url = reverse("admin:catalogue_cataloguerecord_change", args=[record.pk])
     data = change_form_data(client.get(url))
@@ -207,6 +209,7 @@ def test_admin_cannot_supersede_a_record_without_a_decision(partner, personas):
         master=str(other.pk),
         collection=str(partner["mirror"].pk),
         catalogue_number="RENUMBERED",
+        metadata='{"photographer": "A. Lee", "merged_fields": {"title": {"from_number": "FORGED"}}}',
     )
 
     response = client.post(url, data)
@@ -214,6 +217,7 @@ def test_admin_cannot_supersede_a_record_without_a_decision(partner, personas):
     record.refresh_from_db()
     assert response.status_code == 302
     assert record.title == "Harbour, 1921"
+    assert record.metadata == {"photographer": "A. Lee", "merged_fields": provenance}
     assert (record.status, record.master_id) == ("active", None)
     assert (record.collection.name, record.catalogue_number) == ("Harbour Photographs", "C-0000")
     assert not Decision.objects.exists()
