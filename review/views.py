@@ -1,3 +1,4 @@
+from datetime import datetime, time
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -139,8 +140,12 @@ def queue(request):
             None,
         ),
         "last": services.last_decision(request.user),
+        # A range on created_at (not its date) so the actor's index (decision_actor_latest) serves it.
         "decided_today": Decision.objects.filter(
-            actor=request.user, created_at__date=timezone.now().date()
+            actor=request.user,
+            created_at__gte=timezone.make_aware(
+                datetime.combine(timezone.localdate(), time.min), timezone.get_current_timezone()
+            ),
         ).count(),
     }
     return render(request, "review/queue.html", context)

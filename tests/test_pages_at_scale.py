@@ -160,3 +160,35 @@ def test_figures_and_charts_cover_the_last_30_days_unless_a_start_is_chosen(clie
     assert re.search(ROW.format(n=3), chosen)
     charts = client.get(reverse("review-supervisor-charts"), {"start": start})
     assert charts.status_code == 200 and long_ago.date().isoformat() in charts.content.decode()
+
+
+@pytest.mark.parametrize("listed", [20_000, 0])
+def test_the_log_and_figures_leave_out_pairs_touching_a_hidden_collection(
+    client_for, archive, personas, monkeypatch, listed
+):
+    from catalogue.models import CatalogueRecord, ImageFile
+    from dedup.models import CandidatePair
+    from review import views_supervisor
+
+    monkeypatch.setattr(views_supervisor, "HIDDEN_IMAGES_LISTED", listed)  # listed ids, or the joins
+    harbour, mills = archive
+    mills.restricted_to.set([Group.objects.create(name="Partners")])
+    seen = make_pairs(harbour, 2)
+    inside = make_pairs(mills, 1, start=300)[0]
+    # A pair across the border: Harbour's image with a Mills image.
+    record = CatalogueRecord.objects.create(collection=mills, catalogue_number="M-X")
+    image = ImageFile.objects.create(
+        record=record, collection=mills, storage_key="k", original_filename="x.jpg", source_path="x.jpg",
+        size=1, sha256="f" * 64, format="JPEG", width=1, height=1, mode="RGB",
+    )
+    across = CandidatePair.objects.create(
+        image_a=seen[0].image_a, image_b=image, phash_distance=1, dhash_distance=1, score=0.9
+    )
+    for pair in (*seen, inside, across):
+        services.decide(pair, Decision.Kind.DISTINCT, actor=personas["cataloguer"])
+    client = client_for("supervisor")
+    log = text(client.get(reverse("review-supervisor-decisions")))
+    shown = {int(pk) for pk in re.findall(r'data-decision="(\d+)"', log)}
+    assert shown == set(Decision.objects.filter(pair__in=seen).values_list("pk", flat=True))
+    assert "2 decisions" in log
+    assert re.search(ROW.format(n=2), text(client.get(reverse("review-supervisor-figures"))))
