@@ -67,6 +67,19 @@ def _audit_checkpoints(request, tmp_path):
 
 
 @pytest.fixture(autouse=True)
+def _fresh_search_index(request):
+    """Each test's database is rolled back, and SQLite then hands out the same ids and sequence numbers
+    again, which dedup.search's staleness check cannot tell apart: no process-wide search index may
+    outlive the test that filled it."""
+    yield
+    if _django_loaded(request):
+        from dedup import search
+
+        with search._LIVE_LOCK:
+            search._LIVE.clear()
+
+
+@pytest.fixture(autouse=True)
 def _eager_celery(request):
     """In-process tests run tasks eagerly; integration tests talk to a real worker instead."""
     if not _django_loaded(request):
