@@ -1,11 +1,20 @@
-"""Candidate groups from pairs, without chaining. No Django imports.
+"""Candidate groups from pairs, without chaining, and how they continue from one regroup to the next.
+No Django imports.
 
 Connected components alone chain: A~B, B~C, ... Y~Z puts A and Z in one review item although they
 may look nothing alike, and a long run of borderline links can make a 10,000-image "group". So each
 component is split greedily: its best-ranked image is a proposed master, the group is the master and
 its direct neighbours, and the rest is split again the same way. Every member of a group is then one
 pair away from the master, and a group is never larger than the master's number of pairs + 1.
+
+The greedy split depends only on the component, so a change to the pairs changes the groups of the
+components it touches and no others (dedup.grouping recomputes just those). regroup() does that for
+some components, given what was stored for them before: a new group continues an old one (keeps its
+id) when it has the same master, otherwise the old group it shares most members with; and each
+component keeps a stable label (see label_components) by which its images are found again.
 """
+
+from collections import Counter, namedtuple
 
 
 def components(pairs):
@@ -30,18 +39,88 @@ def components(pairs):
 
 
 def build_groups(pairs, rank):
-    """[(master, sorted members)] for every group of two or more; rank(id) orders the master choice."""
+    """[(master, sorted members)] for every group of two or more; rank(id) orders the master choice
+    (highest first, the smaller id on a tie). O(p + n log n) for p pairs on n images: the candidates
+    for master are visited once, best first, skipping those an earlier group took."""
     neighbours = {}
     for a, b in pairs:
         neighbours.setdefault(a, set()).add(b)
         neighbours.setdefault(b, set()).add(a)
     groups = []
     for component in components(pairs):
-        remaining = set(component)
-        while remaining:
-            master = max(remaining, key=lambda x: (rank(x), -x))
-            members = {master} | (neighbours[master] & remaining)
+        taken = set()
+        for master in sorted(component, key=lambda x: (rank(x), -x), reverse=True):
+            if master in taken:
+                continue
+            members = {master} | (neighbours[master] - taken)
+            taken |= members
             if len(members) > 1:
                 groups.append((master, sorted(members)))
-            remaining -= members
     return sorted(groups, key=lambda group: group[1][0])
+
+
+def match_groups(old, new):
+    """The old group id each new group continues, or None for a new group (a list aligned with new).
+
+    old: {id: (master, members)}; new: [(master, members)]. A new group continues the old group with
+    the same master; the others, the unclaimed old group they share most members with (the largest
+    overlaps first, then the smaller old id). Each old id is used at most once, so a group that is
+    unchanged, grows, shrinks or gets a better master keeps its id, and of two groups merged into one
+    the larger gives its id."""
+    ids = [None] * len(new)
+    by_master = {master: pk for pk, (master, _members) in old.items()}
+    used = set()
+    for n, (master, _members) in enumerate(new):
+        pk = by_master.get(master)
+        if pk is not None and pk not in used:
+            ids[n] = pk
+            used.add(pk)
+    owner = {x: pk for pk, (_master, members) in sorted(old.items()) for x in members}
+    overlaps = []
+    for n, (_master, members) in enumerate(new):
+        if ids[n] is None:
+            shared = Counter(owner[x] for x in members if x in owner)
+            overlaps += [(-count, pk, n) for pk, count in shared.items() if pk not in used]
+    for _count, pk, n in sorted(overlaps):
+        if ids[n] is None and pk not in used:
+            ids[n] = pk
+            used.add(pk)
+    return ids
+
+
+def label_components(comps, old_labels):
+    """A label for each component (a list aligned with comps): the id of one of its images, so two
+    components never share a label however they were formed. A component keeps the old label that
+    most of its images carry, provided the image of that id is still in it (merging the smaller into
+    the larger: fewest rows to relabel); otherwise it is labelled with its smallest id.
+
+    old_labels: {image: label} as stored. Labels stay unique across the whole archive when every label
+    stored is carried by its own image, which this keeps true for the components it is given (they
+    must hold every image that carries any of their images' old labels)."""
+    labels = []
+    for members in comps:
+        inside = set(members)
+        carried = Counter(old_labels[x] for x in members if x in old_labels)
+        kept = [(-count, label) for label, count in carried.items() if label in inside]
+        labels.append(min(kept)[1] if kept else min(members))
+    return labels
+
+
+Regrouped = namedtuple("Regrouped", "groups removed labels")
+Regrouped.__doc__ = """groups: [(old id or None, master, members)]; removed: the old ids no group
+continues (sorted); labels: {image: component label} for every image of the pairs."""
+
+
+def regroup(pairs, rank, old_groups=None, old_labels=None):
+    """The groups and component labels of the graph given by pairs (every pair of one or more whole
+    components), continuing the old groups and labels stored for those components."""
+    old_groups, old_labels = old_groups or {}, old_labels or {}
+    new = build_groups(pairs, rank)
+    ids = match_groups(old_groups, new)
+    comps = components(pairs)
+    labels = {}
+    for members, label in zip(comps, label_components(comps, old_labels), strict=True):
+        labels.update(dict.fromkeys(members, label))
+    groups = [(pk, master, members) for pk, (master, members) in zip(ids, new, strict=True)]
+    removed = sorted(set(old_groups) - set(ids))
+    return Regrouped(groups, removed, labels)

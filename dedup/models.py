@@ -151,11 +151,14 @@ class CandidatePair(models.Model):
 
 
 class CandidateGroup(models.Model):
-    """Images that are all close to one proposed master (see dedup.groups for the chaining guard)."""
+    """Images that are all close to one proposed master (see dedup.groups for the chaining guard).
+    Kept up to date by dedup.grouping only, one component at a time: a group its changes do not touch
+    keeps its row, and one that grows, shrinks or gets a better master keeps its id."""
 
     master = models.ForeignKey(ImageFile, on_delete=models.CASCADE, related_name="+")
     members = models.ManyToManyField(ImageFile, related_name="candidate_groups")
     created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         verbose_name = _("candidate group")
@@ -163,6 +166,22 @@ class CandidateGroup(models.Model):
 
     def __str__(self):
         return f"group of {self.master_id}"
+
+
+class ComponentMember(models.Model):
+    """An image's connected component in the graph of pairs not rejected (written by dedup.grouping
+    only): the component's label is the id of one of its images, so a regroup finds every image of a
+    component in one indexed query however long its chains are. Images without such a pair have no row."""
+
+    image = models.OneToOneField(ImageFile, primary_key=True, on_delete=models.CASCADE, related_name="+")
+    component = models.BigIntegerField(db_index=True)
+
+    class Meta:
+        verbose_name = _("component member")
+        verbose_name_plural = _("component members")
+
+    def __str__(self):
+        return f"{self.image_id} in component {self.component}"
 
 
 def next_seq():

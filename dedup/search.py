@@ -39,9 +39,8 @@ from django.db.models.functions import Mod
 
 from catalogue.models import ImageFile
 
-from .groups import build_groups
 from .index import HammingIndex, dedupe_pairs
-from .models import ORIENTATIONS_STORED, CandidateGroup, CandidatePair, Fingerprint, from_db, unpack_codes
+from .models import ORIENTATIONS_STORED, CandidatePair, Fingerprint, from_db, unpack_codes
 
 _CHUNK = 20_000  # fingerprints per database round trip while loading an index
 _ROW = ("phash", "dhash", "primary_codes", "variant_codes")
@@ -292,33 +291,3 @@ def unsearched_ids(collection=None, shard=None, shards=None):
         fingerprints = fingerprints.annotate(done=F("shards_searched").bitand(bit)).filter(done=0)
     return list(fingerprints.order_by("image_id").values_list("image_id", flat=True))
 
-
-def keep_best_rank(images):
-    """The default keep-best rule: most pixels, then the larger file, then the earliest import."""
-    return {i.pk: (i.width * i.height, i.size, -i.pk) for i in images}
-
-
-def rebuild_groups():
-    """Recompute candidate groups from every pair not rejected by verification."""
-    links = list(
-        CandidatePair.objects.exclude(tier=CandidatePair.Tier.REJECTED).values_list(
-            "pk", "image_a_id", "image_b_id"
-        )
-    )
-    ids = {x for _, a, b in links for x in (a, b)}
-    ranks = keep_best_rank(ImageFile.objects.filter(pk__in=ids).only("pk", "width", "height", "size"))
-    groups = build_groups([(a, b) for _, a, b in links], ranks.__getitem__)
-    with transaction.atomic():
-        CandidatePair.objects.update(group=None)
-        CandidateGroup.objects.all().delete()
-        member_of, pairs_of = {}, {}
-        for master, members in groups:
-            group = CandidateGroup.objects.create(master_id=master)
-            group.members.set(members)
-            member_of.update(dict.fromkeys(members, group.pk))
-        for pk, a, b in links:
-            if member_of.get(a) is not None and member_of.get(a) == member_of.get(b):
-                pairs_of.setdefault(member_of[a], []).append(pk)
-        for group_id, pks in pairs_of.items():
-            CandidatePair.objects.filter(pk__in=pks).update(group_id=group_id)
-    return len(groups)

@@ -11,13 +11,14 @@ away, or a task that ran out of retries while the database was away is picked up
 import logging
 
 from celery import shared_task
-from django.db import InterfaceError, OperationalError, connection, transaction
+from django.db import InterfaceError, OperationalError, transaction
 from kombu.exceptions import OperationalError as BrokerError
 
 from .events import pending_resumed
 from .fingerprinting import batches, ensure_fingerprints, pending_ids
+from .grouping import rebuild_groups, regroup_pairs
 from .models import Fingerprint
-from .search import rebuild_groups, search_images, shard_count, shard_queue, unsearched_ids
+from .search import search_images, shard_count, shard_queue, unsearched_ids
 from .verification import retry_due, unverified, verify_pairs
 
 log = logging.getLogger(__name__)
@@ -101,16 +102,12 @@ def verify_batch(self, pair_ids):
     noted = verify_pairs(pair_ids)
     if noted:
         log.warning("%d of %d pairs wait for an original storage could not open", noted, len(pair_ids))
-    regroup()
+    regroup_pairs(pair_ids)  # only the components these pairs touch (dedup.grouping)
 
 
 def regroup():
-    """Rebuild the candidate groups; one rebuild at a time across all workers."""
-    with transaction.atomic():
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_xact_lock(hashtext('mastercopy-regroup'))")
-        rebuild_groups()
+    """Recompute every candidate group (the repair step; verify_batch regroups only what it touched)."""
+    return rebuild_groups()
 
 
 def enqueue_fingerprinting(image_ids):
