@@ -60,12 +60,11 @@ Memory (bench/memory.py: peak RSS of a fresh process, at the 400 MP pixel limit 
     BMP) is measured first and refused above max_decode_bytes (MASTERCOPY_DECODE_MAX_BYTES, 768 MB) with
     a message naming it. pixel_digest streams PNG/TIFF/JPEG through libvips (bytes identical to Pillow's,
     tests/test_security_uploads.py) and hashes whole decodes band by band (no full-size copy).
-    compute_signals / pixel_digest peak MB: JPEG RGB 123 / 311, PNG RGB 152 / 263, PNG RGBA 179 / 343
-    (was 3,119 MB: finding 12), PNG 16-bit RGB 228 / 324, PNG palette 152 / 275, TIFF LZW 156 / 248,
+    compute_signals / pixel_digest peak MB: JPEG RGB 123 / 299, PNG RGB 153 / 263, PNG RGBA 180 / 343
+    (was 3,119 MB: finding 12), PNG 16-bit RGB 228 / 324, PNG palette 152 / 227, TIFF LZW 156 / 224,
     TIFF tiled deflate 141 / 170, TIFF uncompressed 347 / 303, TIFF 16-bit grey 409 / 273, WebP RGBA
-    16383x16383 210 / refused, GIF 616 / 612, interlaced PNG refused (71); the largest images decoded
-    whole by design (40 MP RGBA PNG) 414 / 416 and at the ceiling (201 MP interlaced RGBA PNG): see the
-    bench output.
+    16383x16383 210 / refused, GIF 617 / 612, interlaced PNG refused (71). Decoded whole: a 40 MP RGBA
+    PNG 414 / 415, the largest interlaced RGBA PNG under the ceiling (9565x9565) 776 / 612.
 
 Exact pixel digest: lazy
     Computing the full-resolution digest inside compute_signals would force a full-size decode of every JPEG
