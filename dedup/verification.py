@@ -237,11 +237,13 @@ def _identical():
 
 def _plan(pairs, known=()):
     """(pair, hub) in the order to verify them: per connected cluster, the hub (the image with the most
-    pairs, then the lowest id) and its pairs first, then the pairs between two of its neighbours, with the
-    hub through which they may be inferred, then the rest of the cluster (hub None) the same way. known:
-    verified pairs (frozensets of two image ids) from earlier batches, which may serve as spokes too."""
+    pairs, then the most pixels, then the lowest id: the likely master) and its pairs first, then the
+    pairs between two of its neighbours, with the hub through which they may be inferred, then the rest
+    of the cluster (hub None) the same way. known: verified pairs (frozensets of two image ids) from
+    earlier batches, which may serve as spokes too."""
     neighbours = defaultdict(set)
     by_images = {}
+    pixels = {i.pk: i.width * i.height for pair in pairs for i in (pair.image_a, pair.image_b)}
     for pair in pairs:
         neighbours[pair.image_a_id].add(pair.image_b_id)
         neighbours[pair.image_b_id].add(pair.image_a_id)
@@ -252,7 +254,8 @@ def _plan(pairs, known=()):
         for key in remaining:
             for image in key:
                 degree[image] += 1
-        hub = min(degree, key=lambda image: (-degree[image], image))
+        # The likely master: the most pairs, then the most pixels (the source the others were made from).
+        hub = min(degree, key=lambda image: (-degree[image], -pixels[image], image))
         spokes = sorted(image for image in neighbours[hub] if frozenset((hub, image)) in remaining)
         for image in spokes:
             yield remaining.pop(frozenset((hub, image))), None
