@@ -24,5 +24,5 @@ class ReviewItemAdmin(ReadOnly):
 
     list_display = ("pair", "status", "relation", "score", "priority", "leased_by", "lease_expires_at")
     list_filter = ("status",)
-    raw_id_fields = ("pair", "group", "leased_by", "skipped_by", "decision", "collection")
+    raw_id_fields = ("pair", "leased_by", "skipped_by", "decision", "collection")
     collection_fields = tuple(f"pair__{field}" for field in access.PAIR_COLLECTIONS)

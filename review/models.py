@@ -171,9 +171,6 @@ class ReviewItem(models.Model):
     relation = models.CharField(max_length=200, blank=True)
     score = models.FloatField(default=0)
     priority = models.FloatField(default=0)
-    group = models.ForeignKey(
-        "dedup.CandidateGroup", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
     # The lease: one cataloguer at a time, until it expires.
     leased_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

@@ -252,7 +252,7 @@ def contradiction(pair, kind):
 
 
 def _new_items(rows):
-    """Queue items for (pk, collection, relation, score, priority, group) rows of review-tier pairs; a
+    """Queue items for (pk, collection, relation, score, priority) rows of review-tier pairs; a
     pair someone already settled gets its item decided, pointing at that decision."""
     settled = dict(
         Decision.objects.filter(
@@ -266,18 +266,17 @@ def _new_items(rows):
             relation=relation,
             score=score,
             priority=priority,
-            group_id=group,
             status=ReviewItem.Status.DECIDED if pk in settled else ReviewItem.Status.OPEN,
             decision_id=settled.get(pk),
         )
-        for pk, collection, relation, score, priority, group in rows
+        for pk, collection, relation, score, priority in rows
     ]
 
 
 def queue_pair(pair):
     """Give a pair the tier rules just put in the review tier its queue item, in their transaction
     (dedup.events.pair_for_review). A pair that already has one keeps it, so decisions stick."""
-    row = (pair.pk, pair.image_a.collection_id, pair.relation, pair.score, pair.priority, pair.group_id)
+    row = (pair.pk, pair.image_a.collection_id, pair.relation, pair.score, pair.priority)
     ReviewItem.objects.bulk_create(_new_items([row]), ignore_conflicts=True)
 
 
@@ -289,7 +288,7 @@ def sync_queue():
     missing = list(
         CandidatePair.objects.filter(
             tier=CandidatePair.Tier.REVIEW, verified=True, review_item__isnull=True
-        ).values_list("pk", "image_a__collection_id", "relation", "score", "priority", "group_id")
+        ).values_list("pk", "image_a__collection_id", "relation", "score", "priority")
     )
     if not missing:
         return 0
@@ -367,7 +366,8 @@ def claim_next(user, filters, order="easy", escalated=False, group=None, resume=
     for _attempt in range(5):
         candidates = []
         if group:
-            same_group = items.filter(group_id=group).order_by(*ORDERS["easy"])
+            # Through the pair: a regroup moves pairs between groups, never a copy on the item.
+            same_group = items.filter(pair__group_id=group).order_by(*ORDERS["easy"])
             candidates += list(same_group.values_list("pk", flat=True)[:5])
         ordered = items.order_by(*ORDERS.get(order, ORDERS["easy"]))
         candidates += list(ordered.values_list("pk", flat=True)[:10])

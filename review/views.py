@@ -187,16 +187,16 @@ def claim(request, pk):
 @require_POST
 @permission_required(REVIEW)
 def decide(request, pk):
-    # Only the item's id and group are needed here: the service reads (and locks) what it decides on,
-    # so the item screen's ten-table join is not paid twice.
+    # Only the item's id and its pair's group are needed here: the service reads (and locks) what it
+    # decides on, so the item screen's ten-table join is not paid twice.
     found = (
         ReviewItem.objects.filter(pk=pk)
-        .values_list("group_id", "pair__image_a__collection_id", "pair__image_b__collection_id")
+        .values_list("pair__group_id", "pair__image_a__collection_id", "pair__image_b__collection_id")
         .first()
     )
     if found is None:
         raise Http404
-    item = ReviewItem(pk=pk, group_id=found[0])
+    item, group = ReviewItem(pk=pk), found[0]
     access.require(request.user, *found[1:])
     filters = _filters(request.POST)
     choice = CHOICES.get(request.POST.get("decision", ""))
@@ -228,7 +228,7 @@ def decide(request, pk):
         filters,
         filters["order"],
         escalated=_escalated_allowed(request, filters),
-        group=item.group_id,
+        group=group,
         resume=False,  # the decision just ended this person's lease
     )
     if next_pk is None:
@@ -401,7 +401,7 @@ def _group_strip(request, item, pair):
         return None
     items = {
         (row[1], row[2]): (row[0], row[3])
-        for row in ReviewItem.objects.filter(group=group).values_list(
+        for row in ReviewItem.objects.filter(pair__group=group).values_list(
             "pk", "pair__image_a", "pair__image_b", "status"
         )
     }

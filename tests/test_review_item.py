@@ -55,7 +55,7 @@ def test_the_item_screen_runs_a_fixed_number_of_queries(client_for, collection):
     client = client_for("cataloguer")
     services.sync_queue()
     plain = item_of(start(client))
-    grouped = ReviewItem.objects.filter(group=group).first()
+    grouped = ReviewItem.objects.filter(pair__group=group).first()
 
     with CaptureQueriesContext(connection) as small:
         client.get(plain.get_absolute_url())
@@ -78,7 +78,7 @@ def test_a_group_shows_a_strip_of_thumbnails(client_for, collection):
     assert reverse("review-image", args=[group.master_id, "thumbnail"]) in response.content.decode()
     # Deciding one member against the master brings the next member of the same group.
     following = item_of(decide(client, item, "keep-left"))
-    assert following.group_id == group.pk
+    assert following.pair.group_id == group.pk
 
 
 def test_previews_are_served_to_signed_in_viewers_only(client, client_for, collection):
