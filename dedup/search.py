@@ -29,7 +29,9 @@ is searched when every shard has done it. A pair of two images of the same batch
 their shards and kept by one (the one that indexed the larger id), so the pairs are those of one shard.
 """
 
+import logging
 import threading
+import time
 
 import numpy as np
 from django.conf import settings
@@ -41,6 +43,8 @@ from catalogue.models import ImageFile
 
 from .index import HammingIndex, dedupe_pairs
 from .models import ORIENTATIONS_STORED, CandidatePair, Fingerprint, from_db, unpack_codes
+
+log = logging.getLogger(__name__)
 
 _CHUNK = 20_000  # fingerprints per database round trip while loading an index
 _ROW = ("phash", "dhash", "primary_codes", "variant_codes")
@@ -127,19 +131,24 @@ class LiveIndex:
 
     def _reset(self):
         self.primary, self.variant = HammingIndex(), HammingIndex()
-        self.cursor, self.cursor_image, self.images = 0, None, 0
+        self.cursor, self.cursor_row, self.images = 0, None, 0
 
     def _stale(self):
         """The database no longer holds what was read (restored from a backup, or a test rolled back)."""
         if not self.cursor:
             return False
-        return not Fingerprint.objects.filter(seq=self.cursor, image_id=self.cursor_image).exists()
+        # The image and the moment it was fingerprinted: a database restored or rolled back to an earlier
+        # state can hold the same seq and image id again, never the same row written at the same moment.
+        image_id, computed_at = self.cursor_row
+        return not Fingerprint.objects.filter(
+            seq=self.cursor, image_id=image_id, computed_at=computed_at
+        ).exists()
 
     def refresh(self):
         """Read the fingerprints committed since the last refresh; returns how many were read."""
         with self._lock:
             newest = Fingerprint.objects.filter(seq__isnull=False).order_by("-seq")
-            top = newest.values_list("seq", "image_id").first()
+            top = newest.values_list("seq", "image_id", "computed_at").first()
             if self._stale() or top is None:
                 self._reset()
             if top is None or top[0] == self.cursor:
@@ -152,8 +161,15 @@ class LiveIndex:
             self.variant.add(*arrays.get("variant"))
             read = len(np.unique(arrays.get("primary")[0]))
             self.images += read
-            self.cursor, self.cursor_image = top
+            self.cursor, self.cursor_row = top[0], top[1:]
             return read
+
+    def prepare(self, limits):
+        """Build the query tables now rather than in the first batch."""
+        with self._lock:
+            self.primary.prepare(max(limits["phash"], limits["border"]))
+            for index in (self.primary, self.variant):
+                index.prepare(max(limits["orientation"], limits["crop"]))
 
     def candidates(self, new_ids, limits):
         """(query ids, indexed ids) of every pair of a new image with an image of this shard within the
@@ -182,6 +198,23 @@ def live_index(shard=0, shards=None):
         if key not in _LIVE:
             _LIVE[key] = LiveIndex(shard, shards)
         return _LIVE[key]
+
+
+def warm(queues):
+    """Load the index of every shard the given queues serve, and build its tables, so that a worker's
+    first batch does not pay for them (a worker process calls it when it starts)."""
+    started, shards = time.perf_counter(), shard_count()
+    if shards > 1:
+        wanted = [k for k in range(shards) if shard_queue(k) in queues]
+    else:
+        wanted = [0] if settings.CELERY_TASK_DEFAULT_QUEUE in queues else []
+    for shard in wanted:
+        index = live_index(shard, shards)
+        index.refresh()
+        index.prepare(thresholds())
+        seconds = time.perf_counter() - started
+        log.info("index of shard %d ready: %d images in %.1f s", shard, index.images, seconds)
+    return wanted
 
 
 def _ham(a, b):
@@ -248,8 +281,12 @@ def search_images(image_ids, shard=0, shards=None):
     """Search the given (fingerprinted) images against one shard (all images when unsharded); store the
     new pairs and mark the images searched by this shard. Returns how many pairs were added."""
     shards = shards or shard_count()
+    started = time.perf_counter()
     index = live_index(shard, shards)
-    index.refresh()
+    read = index.refresh()
+    if read > 10_000:
+        log.info("index of shard %d loaded: %d images in %.1f s", shard, read, time.perf_counter() - started)
+    started = time.perf_counter()
     new_ids = list(Fingerprint.objects.filter(image_id__in=image_ids).values_list("image_id", flat=True))
     if not new_ids:
         return 0
@@ -278,7 +315,12 @@ def search_images(image_ids, shard=0, shards=None):
         mine = Fingerprint.objects.filter(image_id__in=new_ids)
         mine.update(shards_searched=F("shards_searched").bitor(1 << shard))
         mine.filter(shards_searched=(1 << shards) - 1).update(searched=True)
-        return touching.count() - before
+        added = touching.count() - before
+    log.info(
+        "searched %d images (shard %d of %d) in %.2f s: %d new pairs",
+        len(new_ids), shard, shards, time.perf_counter() - started, added,
+    )  # fmt: skip
+    return added
 
 
 def unsearched_ids(collection=None, shard=None, shards=None):

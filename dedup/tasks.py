@@ -9,6 +9,7 @@ away, or a task that ran out of retries while the database was away is picked up
 """
 
 import logging
+import time
 
 from celery import shared_task
 from django.db import InterfaceError, OperationalError, transaction
@@ -85,8 +86,7 @@ def search_batch(self, image_ids, shard=None):
         for k in range(shards):
             publish_batches(search_batch, image_ids, len(image_ids), shard=k)
         return
-    added = search_images(image_ids, shard or 0, shards)
-    log.info("searched %d images (shard %s of %d): %d new pairs", len(image_ids), shard or 0, shards, added)
+    search_images(image_ids, shard or 0, shards)  # it logs its own time and count
     done = Fingerprint.objects.filter(image_id__in=image_ids, searched=True)
     pending = unverified(list(done.values_list("image_id", flat=True)))
     transaction.on_commit(lambda: publish_batches(verify_batch, pending, VERIFY_BATCH))
@@ -102,7 +102,10 @@ def verify_batch(self, pair_ids):
     noted = verify_pairs(pair_ids)
     if noted:
         log.warning("%d of %d pairs wait for an original storage could not open", noted, len(pair_ids))
+    started = time.perf_counter()
     regroup_pairs(pair_ids)  # only the components these pairs touch (dedup.grouping)
+    seconds = time.perf_counter() - started
+    log.info("regrouped after a verify batch of %d pairs in %.3f s", len(pair_ids), seconds)
 
 
 def regroup():

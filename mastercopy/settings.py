@@ -281,6 +281,18 @@ MASTERCOPY_MAX_FILE_BYTES = envint("MASTERCOPY_MAX_FILE_BYTES", 2 * 1024**3)
 MASTERCOPY_MAX_UPLOAD_BYTES = envint("MASTERCOPY_MAX_UPLOAD_BYTES", 4 * 1024**3)
 DATA_UPLOAD_MAX_NUMBER_FILES = envint("MASTERCOPY_MAX_UPLOAD_FILES", 2000)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024**2
+# A zip archive is measured from its central directory before anything is extracted, and refused whole
+# above any of these: its members, its uncompressed total, its expansion ratio (archive and each member,
+# counted only above 32 MB: images are already compressed, so a real archive expands 1-3 times).
+MASTERCOPY_ZIP_MAX_MEMBERS = envint("MASTERCOPY_ZIP_MAX_MEMBERS", 10_000)
+MASTERCOPY_ZIP_MAX_TOTAL_BYTES = envint("MASTERCOPY_ZIP_MAX_TOTAL_BYTES", 16 * 1024**3)
+MASTERCOPY_ZIP_MAX_RATIO = envint("MASTERCOPY_ZIP_MAX_RATIO", 100)
+# Browser uploads are staged in the default storage under this prefix (so a worker on another machine
+# reads them) and unpacked by catalogue.tasks.process_upload; each staged file is deleted once imported.
+MASTERCOPY_UPLOAD_STAGING = env("MASTERCOPY_UPLOAD_STAGING", "uploads/staging")
+# Decoding an image for its fingerprint may use about this much memory (dedup.signals): larger images are
+# shrunk while decoding (libvips), and one that cannot be is refused with the reason.
+MASTERCOPY_DECODE_MAX_BYTES = envint("MASTERCOPY_DECODE_MAX_BYTES", 768 * 1024**2)
 
 # --- Pair search: Hamming distances (of 64 bits) within which two images become a candidate pair. ---
 MASTERCOPY_THRESHOLDS = {
@@ -294,6 +306,9 @@ MASTERCOPY_THRESHOLDS = {
 MASTERCOPY_AUTO_MIN_DECISIONS = envint("MASTERCOPY_AUTO_MIN_DECISIONS", 50)
 # Images per fingerprinting / search task: big enough that a million files is not a million messages.
 MASTERCOPY_BATCH_SIZE = envint("MASTERCOPY_BATCH_SIZE", 200)
+# Pair search index shards (dedup.search): 1 keeps the whole archive in each searching worker process;
+# S > 1 splits it by image id % S, shard k searched by the workers of the queue mastercopy-index-k.
+MASTERCOPY_INDEX_SHARDS = envint("MASTERCOPY_INDEX_SHARDS", 1)
 # A pair whose original storage cannot open (while others open) is retried after waits of this, doubling
 # (10, 20, 40, 80 min ...), and after this many attempts goes to a person as "original missing".
 MASTERCOPY_MISSING_RETRY_SECONDS = envint("MASTERCOPY_MISSING_RETRY_SECONDS", 600)
@@ -330,18 +345,6 @@ CELERY_WORKER_CONSUMER = "mastercopy.celery:Consumer"  # celery 5.7.0 died inste
 # (or the message is redelivered after the visibility timeout, and the ensure_* work skips what is done).
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 # Publishing rides out a broker blip of ~10 s (waits of 0.5, 1.5, 2.5, 3, 3 s); beyond that the caller logs
-# A zip archive is measured from its central directory before anything is extracted, and refused whole
-# above any of these: its members, its uncompressed total, its expansion ratio (archive and each member,
-# counted only above 32 MB: images are already compressed, so a real archive expands 1-3 times).
-MASTERCOPY_ZIP_MAX_MEMBERS = envint("MASTERCOPY_ZIP_MAX_MEMBERS", 10_000)
-MASTERCOPY_ZIP_MAX_TOTAL_BYTES = envint("MASTERCOPY_ZIP_MAX_TOTAL_BYTES", 16 * 1024**3)
-MASTERCOPY_ZIP_MAX_RATIO = envint("MASTERCOPY_ZIP_MAX_RATIO", 100)
-# Browser uploads are staged in the default storage under this prefix (so a worker on another machine
-# reads them) and unpacked by catalogue.tasks.process_upload; each staged file is deleted once imported.
-MASTERCOPY_UPLOAD_STAGING = env("MASTERCOPY_UPLOAD_STAGING", "uploads/staging")
-# Decoding an image for its fingerprint may use about this much memory (dedup.signals): larger images are
-# shrunk while decoding (libvips), and one that cannot be is refused with the reason.
-MASTERCOPY_DECODE_MAX_BYTES = envint("MASTERCOPY_DECODE_MAX_BYTES", 768 * 1024**2)
 # it and stops (dedup.tasks.publish_batches); dedup.tasks.resume_pending enqueues that work later.
 CELERY_TASK_PUBLISH_RETRY_POLICY = {
     "max_retries": 5,
@@ -355,13 +358,6 @@ CELERY_TASK_ALWAYS_EAGER = envbool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_DEFAULT_QUEUE = "mastercopy"
 
 # --- Security: production defaults whenever DEBUG is off (see README's security section). ---
-# Pair search index shards (dedup.search): 1 keeps the whole archive in each searching worker process;
-# S > 1 splits it by image id % S, shard k searched by the workers of the queue mastercopy-index-k.
-MASTERCOPY_INDEX_SHARDS = envint("MASTERCOPY_INDEX_SHARDS", 1)
-# A pair whose original storage cannot open (while others open) is retried after waits of this, doubling
-# (10, 20, 40, 80 min ...), and after this many attempts goes to a person as "original missing".
-MASTERCOPY_MISSING_RETRY_SECONDS = envint("MASTERCOPY_MISSING_RETRY_SECONDS", 600)
-MASTERCOPY_MISSING_ATTEMPTS = envint("MASTERCOPY_MISSING_ATTEMPTS", 6)
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"

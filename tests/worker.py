@@ -46,9 +46,9 @@ class Worker:
         self, broker_url, data_dir, log_path, concurrency=1, visibility_timeout=5, queues=None, **env
     ):
         self.log_path = log_path
+        self.queues = queues  # comma-separated queue names; Celery's default queue when None
         self.env = process_env(broker_url, data_dir, CELERY_VISIBILITY_TIMEOUT=visibility_timeout, **env)
         self.concurrency = concurrency
-        self.queues = queues  # comma-separated queue names; Celery's default queue when None
         self.process = None
 
     def start(self, timeout=60):
@@ -63,9 +63,9 @@ class Worker:
                 "worker",
                 "--loglevel=INFO",
                 f"--concurrency={self.concurrency}",
+                *([f"--queues={self.queues}"] if self.queues else []),
                 "--without-mingle",
                 "--without-gossip",
-                *([f"--queues={self.queues}"] if self.queues else []),
                 "-n",
                 f"test-{uuid.uuid4().hex[:8]}@%h",
             ],
