@@ -14,11 +14,12 @@ ids, which recomputes the connected components those pairs touch and nothing els
    holds both its images, or none).
 
 Cost. Reads are proportional to the components touched (their images, pairs and groups) and writes to
-what changed in them; nothing else of the archive is read. A batch of 50 new pairs among 1M pairs of
-picture-sized components reads a few hundred rows in about a dozen queries (bench/groups.py). A
-component of 100k pairs touched by one new pair is read whole (its 100k pairs, images and groups, a
-second or two on PostgreSQL): the greedy split may change anywhere in it. That is the bound: the size
-of the touched components, never the archive.
+what changed in them; nothing else of the archive is read. A batch of 50 new pairs among 1.1M pairs of
+picture-sized components reads ~550 images and ~1,500 pairs in a few dozen queries: p50 96 ms, p95 147
+ms (bench/groups.py, 2 shared cores; the whole rebuild it replaces took 37 s at 50k pairs). A
+component of 100k pairs touched by one new pair is read whole (its 100k pairs, 50k images and their
+groups: 5 s there), because the greedy split may change anywhere in it. That is the bound: the size of
+the touched components, never the archive.
 
 Many workers. A regroup is one transaction that first takes one PostgreSQL transaction-level advisory
 lock, so concurrent batches' regroups run one after another, each costing only its own components, and
