@@ -85,18 +85,37 @@ def unverified(image_ids=None):
     pairs = CandidatePair.objects.filter(verified=False, open_attempts=0)
     if image_ids is not None:
         pairs = pairs.filter(Q(image_a__in=image_ids) | Q(image_b__in=image_ids))
-    return by_cluster(pairs.order_by("pk").values_list("pk", "image_a_id", "image_b_id"))
+    rows = pairs.order_by("pk").values_list("pk", "image_a_id", "image_b_id")
+    return [pk for cluster in clusters(rows) for pk in cluster]
 
 
-def by_cluster(rows):
-    """Pair ids from (pk, image_a, image_b) rows, the pairs of one cluster of images next to each other,
-    so that batches cut from the list keep a picture's copies together (decoded once, inferred)."""
+def clusters(rows):
+    """Pair ids from (pk, image_a, image_b) rows, in lists of one cluster of images each, so that batches
+    cut from them keep a picture's copies together (decoded once, inferred)."""
     rows = list(rows)
     cluster = {}
     for members in components([(a, b) for _, a, b in rows]):
         for image in members:
             cluster[image] = members[0]
-    return [pk for pk, a, _ in sorted(rows, key=lambda row: (cluster[row[1]], row[0]))]
+    found = defaultdict(list)
+    for pk, a, _ in rows:
+        found[cluster[a]].append(pk)
+    return [found[key] for key in sorted(found)]
+
+
+def packed(pair_clusters, size):
+    """Batches of about size pair ids, a cluster never split unless it alone is larger than size."""
+    batch = []
+    for cluster in pair_clusters:
+        if batch and len(batch) + len(cluster) > size:
+            yield batch
+            batch = []
+        batch.extend(cluster)
+        while len(batch) > size:
+            yield batch[:size]
+            batch = batch[size:]
+    if batch:
+        yield batch
 
 
 def retry_due(now=None):

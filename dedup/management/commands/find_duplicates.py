@@ -13,7 +13,7 @@ from dedup.fingerprinting import batches, ensure_fingerprints, pending_ids
 from dedup.models import CandidateGroup, CandidatePair, Fingerprint
 from dedup.search import search_images, shard_count, unsearched_ids
 from dedup.tasks import regroup
-from dedup.verification import unverified, verify_pairs
+from dedup.verification import clusters, packed, unverified, verify_pairs
 
 
 class Command(BaseCommand):
@@ -111,7 +111,11 @@ class Command(BaseCommand):
                 for chunk in batches(ids, 100):
                     verify_pairs(chunk, on_progress=bar.update)
                 return
-            chunks = list(batches(ids, max(20, min(200, len(ids) // (4 * workers) + 1))))
+            # Whole clusters per process: a picture's copies decoded once and inferred through its hub.
+            waiting = CandidatePair.objects.filter(verified=False, open_attempts=0)  # as unverified()
+            rows = waiting.order_by("pk").values_list("pk", "image_a_id", "image_b_id")
+            size = max(20, min(200, len(ids) // (2 * workers) + 1))
+            chunks = list(packed(clusters(rows), size))
             for done in _in_processes(_verify_chunk, chunks, workers):
                 bar.update(done)
 
