@@ -47,9 +47,10 @@ _REJECTED = CandidatePair.Tier.REJECTED
 _MEMBERS = CandidateGroup.members.through
 
 
-def keep_best_rank(images):
-    """The default keep-best rule: most pixels, then the larger file, then the earliest import."""
-    return {i.pk: (i.width * i.height, i.size, -i.pk) for i in images}
+def keep_best_rank(rows):
+    """The default keep-best rule, for (pk, width, height, size) rows: most pixels, then the larger
+    file, then the earliest import."""
+    return {pk: (width * height, size, -pk) for pk, width, height, size in rows}
 
 
 def lock():
@@ -134,7 +135,7 @@ class _Stored:
 
 
 def _ranks(images):
-    ranks, rows = {}, ImageFile.objects.only("pk", "width", "height", "size")
+    ranks, rows = {}, ImageFile.objects.values_list("pk", "width", "height", "size")
     for chunk in _chunks(images):
         ranks.update(keep_best_rank(rows.filter(pk__in=chunk)))
     return ranks
