@@ -13,10 +13,11 @@ For each N: a database holding N seeded fingerprints (real codes of ../shared/da
 flips, half of them, and uniform codes, the other half) and N seeded pairs (triangles of three images),
 made once as the template database <name>_tpl_<N> and copied for every run (CREATE DATABASE ... TEMPLATE:
 seconds, where seeding takes minutes); then real Celery workers on Redis (one for fingerprinting and
-verification, one per index shard) and an import of the same photos and variants, timed until every image
-is fingerprinted, searched, verified and grouped. Printed per N: search seconds per batch (median and
-max, from the workers' own log lines), regroup seconds per verify batch, the search workers' peak RSS,
-the end-to-end time; last T(largest N) / T(0).
+verification, one per index shard), which load their index once when they start (reported, and waited for
+before the clock starts: a long-lived worker pays it once, not per import), and an import of the same
+photos and variants, timed until every image is fingerprinted, searched, verified and grouped. Printed
+per N: search seconds per batch (median and max, from the workers' own log lines), regroup seconds per
+verify batch, the search workers' peak RSS, the end-to-end time; last T(largest N) / T(0).
 
 Goals (exit 1 when one fails): ratio <= 1.5; search batch at the largest N <= 2 s; regroup per verify
 batch <= 0.5 s; every worker's peak RSS <= 3 GB; the pairs among the imported images equal a
@@ -358,6 +359,13 @@ def measure(folder, shards, log_dir):
                 if process.poll() is not None:
                     fail(f"a worker exited at start:\n{log.read_text()[-3000:]}", 1)
                 time.sleep(0.2)
+        # A worker loads its shard's index once, when its process starts (dedup.search.warm), and keeps it:
+        # that is not part of an import's cost, so it is waited for and reported on its own.
+        for _, log in workers[1:] if shards > 1 else workers:
+            while b"index of shard" not in log.read_bytes():
+                if any(p.poll() is not None for p, _ in workers):
+                    fail("a worker died while loading its index:\n" + tails(workers), 1)
+                time.sleep(0.5)
         seeded = set(ImageFile.objects.values_list("pk", flat=True))
         started = time.perf_counter()
         call_command("import_collection", str(folder), collection="Incoming", no_progress=True, verbosity=0)
