@@ -10,9 +10,9 @@ from tqdm import tqdm
 
 from catalogue.models import Collection, ImageFile
 from dedup.fingerprinting import batches, ensure_fingerprints, pending_ids
+from dedup.grouping import regroup_pairs
 from dedup.models import CandidateGroup, CandidatePair, Fingerprint
 from dedup.search import search_images, shard_count, unsearched_ids
-from dedup.tasks import regroup
 from dedup.verification import clusters, packed, unverified, verify_pairs
 
 
@@ -53,10 +53,10 @@ class Command(BaseCommand):
         added = self._search(collection, quiet)
         self.seconds["search"] = time.perf_counter() - started
         started = time.perf_counter()
-        self._verify(quiet, options["workers"])
+        verified = self._verify(quiet, options["workers"])
         self.seconds["verification"] = time.perf_counter() - started
         started = time.perf_counter()
-        regroup()
+        regroup_pairs(verified)  # the components these pairs touch, not the whole archive
         self.seconds["groups"] = time.perf_counter() - started
         self.stdout.write("Seconds: " + ", ".join(f"{k} {v:.2f}" for k, v in self.seconds.items()))
         tiers = dict(CandidatePair.objects.values_list("tier").annotate(n=Count("id")).order_by())
@@ -105,12 +105,13 @@ class Command(BaseCommand):
         return added
 
     def _verify(self, quiet, workers):
+        """Verify every waiting pair; returns their ids."""
         ids = unverified()  # a cluster's pairs next to each other, so a chunk keeps a picture's copies
         with tqdm(total=len(ids), unit="pair", desc="verification", disable=quiet, file=self.stderr) as bar:
             if not _parallel(workers, len(ids)):
                 for chunk in batches(ids, 100):
                     verify_pairs(chunk, on_progress=bar.update)
-                return
+                return ids
             # Whole clusters per process: a picture's copies decoded once and inferred through its hub.
             waiting = CandidatePair.objects.filter(verified=False, open_attempts=0)  # as unverified()
             rows = waiting.order_by("pk").values_list("pk", "image_a_id", "image_b_id")
@@ -118,6 +119,7 @@ class Command(BaseCommand):
             chunks = list(packed(clusters(rows), size))
             for done in _in_processes(_verify_chunk, chunks, workers):
                 bar.update(done)
+        return ids
 
 
 def _parallel(workers, n):
