@@ -14,6 +14,7 @@ from dedup.grouping import regroup_pairs
 from dedup.models import CandidateGroup, CandidatePair, Fingerprint
 from dedup.search import search_images, shard_count, unsearched_ids
 from dedup.verification import clusters, packed, unverified, verify_pairs
+from mastercopy.celery import app as celery_app
 
 
 class Command(BaseCommand):
@@ -132,6 +133,9 @@ def _in_processes(function, chunks, workers):
     """function(chunk) for every chunk in forked worker processes (each with its own database connection);
     yields the results as they come."""
     connections.close_all()  # a connection must not be shared with the children
+    # Nor a broker connection: kombu's after-fork cleanup in a child closes the pooled ones it inherited,
+    # and reading from a socket the parent shares hung it (seen after a publish in the same process).
+    celery_app.pool.force_close_all()
     context = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         for future in as_completed([pool.submit(function, chunk) for chunk in chunks]):
