@@ -61,7 +61,6 @@ def _requeue(pair):
             "relation": pair.relation,
             "score": pair.score,
             "priority": pair.priority,
-            "group_id": pair.group_id,
         },
     )
     ReviewItem.objects.filter(pk=item.pk).update(
