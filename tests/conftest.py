@@ -80,6 +80,20 @@ def _fresh_search_index(request):
 
 
 @pytest.fixture(autouse=True)
+def _english(request):
+    """Every test starts in the default language: a test that switched the thread's language (a page in
+    Chinese, a command run under a user's language) must not change the messages the next one reads."""
+    if not _django_loaded(request):
+        yield
+        return
+    from django.utils import translation
+
+    translation.deactivate()
+    yield
+    translation.deactivate()
+
+
+@pytest.fixture(autouse=True)
 def _eager_celery(request):
     """In-process tests run tasks eagerly; integration tests talk to a real worker instead."""
     if not _django_loaded(request):

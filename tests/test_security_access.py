@@ -486,7 +486,9 @@ def test_an_open_record_does_not_name_its_hidden_master_or_relations(partner, pe
 def _production(tmp_path, *command):
     """manage.py as the production image runs it: DEBUG off, not under pytest (so the manifest
     storage and the deploy settings apply), its own data folder."""
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTEST_VERSION", "DEBUG", "DATABASE_URL")}
+    # DJANGO_ALLOW_ASYNC_UNSAFE: the browser tests set it for their own process; production never has it.
+    unwanted = ("PYTEST_VERSION", "DEBUG", "DATABASE_URL", "DJANGO_ALLOW_ASYNC_UNSAFE")
+    env = {k: v for k, v in os.environ.items() if k not in unwanted}
     env.update(
         MASTERCOPY_DATA_DIR=str(tmp_path),
         SECRET_KEY="production-test-" + "k" * 50,

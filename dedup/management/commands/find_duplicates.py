@@ -6,6 +6,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, connections
 from django.db.models import Count
+from kombu import pools as kombu_pools
 from tqdm import tqdm
 
 from catalogue.models import Collection, ImageFile
@@ -135,7 +136,8 @@ def _in_processes(function, chunks, workers):
     connections.close_all()  # a connection must not be shared with the children
     # Nor a broker connection: kombu's after-fork cleanup in a child closes the pooled ones it inherited,
     # and reading from a socket the parent shares hung it (seen after a publish in the same process).
-    celery_app.pool.force_close_all()
+    kombu_pools.reset()  # closes every pooled broker connection and forgets the pools
+    celery_app._after_fork()  # so the app makes a fresh pool when it next publishes, as in a forked child
     context = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         for future in as_completed([pool.submit(function, chunk) for chunk in chunks]):
