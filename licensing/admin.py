@@ -1,21 +1,16 @@
 from django.contrib import admin
 
+from catalogue.admin import VISIBLE_COLLECTIONS, ReadOnly
+
 from .models import Licence
 
 
 @admin.register(Licence)
-class LicenceAdmin(admin.ModelAdmin):
-    """Read-only: licences come from imports and the API, and what is stored is never changed."""
+class LicenceAdmin(ReadOnly):
+    """Read-only: licences come from imports and the API, and what is stored is never changed. A licence
+    of a collection the user may not see is not there (catalogue.admin.Visible), nor is its name offered
+    as a filter."""
 
     list_display = ("number", "client", "catalogue_number", "collection", "licensed_on")
-    list_filter = ("collection",)
+    list_filter = (VISIBLE_COLLECTIONS,)
     search_fields = ("number", "client", "catalogue_number")
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -537,3 +537,35 @@ def test_ci_replays_the_dockerfile_before_the_tests():
         assert steps.ignored(path, patterns), path
     for path in ("manage.py", "static/vendor/openseadragon/openseadragon.min.js", "review/views.py"):
         assert not steps.ignored(path, patterns), path
+
+
+def test_admin_lists_and_opens_no_licence_of_a_restricted_collection(partner, personas):
+    """Attack: an Administrator outside the partner's group looks for the partner's licences (client
+    names, catalogue numbers) in Django admin's licence list, by search, or by a change page's id."""
+    from datetime import date
+
+    from django.contrib.auth.models import Permission
+
+    from licensing.models import Licence
+
+    def licence(number, pair):
+        record = pair.image_a.record
+        return Licence.objects.create(
+            number=number, client=f"Client of {number}", collection=record.collection,
+            catalogue_number=record.catalogue_number, record=record, licensed_on=date(2026, 1, 5),
+        )  # fmt: skip
+
+    hidden = licence("LIC-HIDDEN", partner["hidden"])
+    licence("LIC-OPEN", partner["open"])
+    administrator = personas["administrator"]
+    # A superuser let them read licences in admin.
+    administrator.user_permissions.add(Permission.objects.get(codename="view_licence"))
+    client = staff(administrator)
+
+    listing = text(client.get(reverse("admin:licensing_licence_changelist")))
+    searched = text(client.get(reverse("admin:licensing_licence_changelist"), {"q": "LIC-HIDDEN"}))
+    page = client.get(reverse("admin:licensing_licence_change", args=[hidden.pk]))
+
+    assert "LIC-OPEN" in listing and "LIC-HIDDEN" not in listing and HIDDEN not in listing
+    assert "Client of LIC-HIDDEN" not in searched  # (the search box itself echoes the query)
+    assert page.status_code == 302 and page.url == reverse("admin:index")
