@@ -9,8 +9,6 @@ outside the database. verify_audit and the supervisors' audit page must notice, 
 import hashlib
 import json
 import os
-import subprocess
-import sys
 from io import StringIO
 from xml.etree import ElementTree
 
@@ -21,8 +19,8 @@ from django.db import connection, transaction
 
 from review import audit, services
 from review.models import Decision
-from tests.conftest import REPO
 from tests.test_audit_chain import TABLE, make_pairs, remove, tamper
+from tests.test_settings import manage
 
 pytestmark = pytest.mark.django_db
 MIGRATION = "review.migrations.0009_rekey_decision_chain"
@@ -298,30 +296,17 @@ def test_the_migration_refuses_to_launder_a_broken_chain(
     assert f"decision {chain[1].pk} (sequence 2): edited" in entry["old_breaks"][0]
 
 
-def _manage(*args, **env):
-    unwanted = ("PYTEST_VERSION", "DEBUG", "SECRET_KEY", "MASTERCOPY_AUDIT_KEY", "DJANGO_ALLOW_ASYNC_UNSAFE")
-    clean = {k: v for k, v in os.environ.items() if k not in unwanted}
-    return subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=REPO,
-        env={**clean, **env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
 def test_production_refuses_to_start_without_an_audit_key(tmp_path):
     """Misconfiguration: with DEBUG off there is no built-in key to fall back on (it would be public),
     and a short key is refused; the key may come from a file (a Docker secret)."""
     base = {"MASTERCOPY_DATA_DIR": str(tmp_path), "SECRET_KEY": "s" * 50}
 
-    missing = _manage("check", **base)
-    short = _manage("check", MASTERCOPY_AUDIT_KEY="too-short", **base)
+    missing = manage("check", **base)
+    short = manage("check", MASTERCOPY_AUDIT_KEY="too-short", **base)
     key_file = tmp_path / "audit-key"
     key_file.write_text("a" * 50 + "\n")
     code = "from review import audit; print(audit.current_key_id())"
-    from_file = _manage("shell", "-v", "0", "-c", code, MASTERCOPY_AUDIT_KEY_FILE=str(key_file), **base)
+    from_file = manage("shell", "-v", "0", "-c", code, MASTERCOPY_AUDIT_KEY_FILE=str(key_file), **base)
 
     assert missing.returncode != 0 and "MASTERCOPY_AUDIT_KEY (or MASTERCOPY_AUDIT_KEY_FILE)" in missing.stderr
     assert short.returncode != 0 and "at least 32 characters" in short.stderr
