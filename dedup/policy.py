@@ -114,6 +114,22 @@ def rank_images(images, rule):
     return ordered, _reason(best, runner, rule)
 
 
+def suggestion(pair):
+    """What the pair screen suggests for a pair: the side of the master image by the keep-best rule of
+    image_a's collection ("left" for image_a, "right" for image_b), the reason, and "duplicate" when that collection counts
+    the pair's relation as the same record ("related" otherwise). One function, so that a band decision
+    (review.bands) accepts exactly what the screen would have suggested for each of its pairs."""
+    a, b = pair.image_a, pair.image_b
+    rules = for_collection(a.record.collection)
+    ranked, reason = rank_images([a, b], rules["keep_best"])
+    return {
+        "side": "left" if ranked[0].pk == a.pk else "right",
+        "reason": reason,
+        "kind": "duplicate" if same_record(pair.relation, rules) else "related",
+        "thresholds": rules["thresholds"],
+    }
+
+
 def _reason(best, runner, rule):
     if runner is None:
         return "only image"

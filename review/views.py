@@ -364,19 +364,6 @@ def _compared(a, b):
     return {"differs": a != b, "script": False}
 
 
-def _suggestion(pair):
-    a, b = pair.image_a, pair.image_b
-    rules = policy.for_collection(a.record.collection)
-    ranked, reason = policy.rank_images([a, b], rules["keep_best"])
-    duplicate = policy.same_record(pair.relation, rules)
-    return {
-        "side": "left" if ranked[0].pk == a.pk else "right",
-        "reason": reason,
-        "kind": "duplicate" if duplicate else "related",
-        "thresholds": rules["thresholds"],
-    }
-
-
 def _signals(pair, thresholds):
     rows = []
     for field, key, label in _SIGNALS:
@@ -425,7 +412,7 @@ def _item_context(request, item, filters):
     pair = item.pair
     now = timezone.now()
     supervisor = request.user.has_perm(SUPERVISE)
-    suggestion = _suggestion(pair)
+    suggestion = policy.suggestion(pair)
     holds = item.leased_to(request.user, now)
     open_to_me = item.status == ReviewItem.Status.OPEN or (
         item.status == ReviewItem.Status.ESCALATED and supervisor
