@@ -42,6 +42,16 @@ class PolicyForm(forms.Form):
             "with the new-cataloguer rule: decisions that took effect before one decides alone"
         ),
     )
+    band_precision = forms.FloatField(
+        required=False,
+        min_value=0.5,
+        max_value=1,
+        label=gettext_lazy("Precision a band decision needs"),
+        help_text=gettext_lazy(
+            "accepting the suggested master for a whole score band is allowed only when the lower bound "
+            "of its estimated precision (95% interval) is at least this, e.g. 0.99"
+        ),
+    )
 
     def __init__(self, *args, initial=None, **kwargs):
         if initial is not None:
@@ -63,14 +73,18 @@ class PolicyForm(forms.Form):
 
     def policy(self):
         data = self.cleaned_data
-        return {
-            "auto_settle": data["auto_settle"],
-            "keep_best": data["keep_best"],
-            "duplicate_relations": data["duplicate_relations"],
-            "thresholds": {name: data[name] for name in ("phash", "orientation", "border", "crop")},
-            "approval_rules": data["approval_rules"],
-        } | (
-            {}
-            if data["approval_experience"] is None
-            else {"approval_experience": data["approval_experience"]}
+        return (
+            {
+                "auto_settle": data["auto_settle"],
+                "keep_best": data["keep_best"],
+                "duplicate_relations": data["duplicate_relations"],
+                "thresholds": {name: data[name] for name in ("phash", "orientation", "border", "crop")},
+                "approval_rules": data["approval_rules"],
+            }
+            | (
+                {}
+                if data["approval_experience"] is None
+                else {"approval_experience": data["approval_experience"]}
+            )
+            | ({} if data["band_precision"] is None else {"band_precision": data["band_precision"]})
         )

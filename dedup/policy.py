@@ -14,6 +14,9 @@ Keys (README documents them):
 - approval_rules, approval_experience: two-person rules (review.approval). Default none.
 - auto_relations: {relation: lowest score} settled automatically as duplicates beyond exact copies;
   switched on from calibration only once the evidence allows it (review.calibration). Default none.
+- band_precision: the level a band decision (review.bands) needs: "accept the suggested master for
+  all N" is allowed only when the lower bound of the 95% interval of the band's estimated precision is
+  at least this. Default 0.99.
 """
 
 from django.conf import settings
@@ -57,6 +60,8 @@ DEFAULTS = {
     # Automatic settling beyond exact copies: {relation: lowest score}, switched on per relation from
     # calibration evidence only (review.calibration.auto_evidence).
     "auto_relations": {},
+    # Band decisions (review.bands): the lower bound of the band's 95% interval must reach this.
+    "band_precision": 0.99,
 }
 _LOSSLESS = {"TIFF", "PNG", "BMP"}
 _RICH_FIELDS = ("title", "creator", "date_text", "rights", "credit_line", "source")
@@ -116,9 +121,9 @@ def rank_images(images, rule):
 
 def suggestion(pair):
     """What the pair screen suggests for a pair: the side of the master image by the keep-best rule of
-    image_a's collection ("left" for image_a, "right" for image_b), the reason, and "duplicate" when that collection counts
-    the pair's relation as the same record ("related" otherwise). One function, so that a band decision
-    (review.bands) accepts exactly what the screen would have suggested for each of its pairs."""
+    image_a's collection ("left" for image_a, "right" for image_b), the reason, and "duplicate" when
+    that collection counts the pair's relation as the same record ("related" otherwise). One function,
+    so that a band decision (review.bands) accepts exactly what the screen suggests for each pair."""
     a, b = pair.image_a, pair.image_b
     rules = for_collection(a.record.collection)
     ranked, reason = rank_images([a, b], rules["keep_best"])
