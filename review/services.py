@@ -15,6 +15,7 @@ from catalogue import access
 from catalogue.models import CatalogueRecord, RecordLink
 from dedup.models import CandidatePair
 
+from . import implied
 from .models import Decision, ReviewItem, lock_chain
 
 # Long enough to look closely at a hard pair, short enough that an abandoned item comes back soon.
@@ -168,6 +169,7 @@ def decide_duplicate(
             master.metadata["merged_fields"][name]["decision"] = decision.pk
         master.save(update_fields=["metadata", "updated_at"])
     _settle_item(pair, decision)
+    implied.after(decision)
     return decision
 
 
@@ -196,6 +198,7 @@ def decide(pair, kind, *, actor, comment="", reason="", approves=None):
     )
     if kind in SETTLING:
         _settle_item(pair, decision)
+        implied.after(decision)
     return decision
 
 
@@ -278,6 +281,7 @@ def queue_pair(pair):
     (dedup.events.pair_for_review). A pair that already has one keeps it, so decisions stick."""
     row = (pair.pk, pair.image_a.collection_id, pair.relation, pair.score, pair.priority)
     ReviewItem.objects.bulk_create(_new_items([row]), ignore_conflicts=True)
+    implied.settle_pairs([pair.pk])
 
 
 def sync_queue():
@@ -293,6 +297,7 @@ def sync_queue():
     if not missing:
         return 0
     ReviewItem.objects.bulk_create(_new_items(missing), batch_size=1000, ignore_conflicts=True)
+    implied.settle_pairs([row[0] for row in missing])
     return len(missing)
 
 
@@ -491,6 +496,7 @@ def undo_last(user):
         raise ReviewError(
             _("These records have changed since your decision; ask a supervisor to revert it instead.")
         )
+    closed = list(implied.citing(last))
     restore_before(last)
     undo = Decision.objects.create(
         pair=last.pair,
@@ -503,6 +509,7 @@ def undo_last(user):
     )
     if last.pair_id:
         _reopen(last, user)
+    implied.reopen(closed, undo)
     return undo
 
 

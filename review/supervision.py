@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from catalogue import access
 from catalogue.models import CatalogueRecord
 
-from . import services
+from . import implied, services
 from .models import Decision, ReviewItem, lock_chain
 
 REVERTIBLE = services.SETTLING
@@ -49,6 +49,8 @@ def dependents(decision, exclude=()):
         | Q(master__in=records)
         | Q(superseded__in=records)
     ).exclude(flagged=True, evidence__has_key="depends_on")
+    # The system's decisions that followed from this one are reopened instead (review.implied).
+    later = later.exclude(automatic=True, evidence__has_key=implied.MARK)
     return list(later.exclude(pk__in=[d.pk for d in exclude]).distinct().order_by("sequence"))
 
 
@@ -103,6 +105,7 @@ def _revert_one(decision, supervisor, reason, batch=()):
     ids = sorted({state["record"] for state in decision.before})
     list(CatalogueRecord.objects.select_for_update().filter(pk__in=ids))
     current = [services._current(state) for state in decision.before]
+    closed = list(implied.citing(decision))
     services.restore_before(decision)
     flagged = dependents(decision, exclude=batch)
     revert = Decision.objects.create(
@@ -122,6 +125,7 @@ def _revert_one(decision, supervisor, reason, batch=()):
         _flag_dependent(dependent, decision, supervisor)
     if decision.pair_id:
         _requeue(decision.pair)
+    implied.reopen(closed, revert)
     return revert
 
 

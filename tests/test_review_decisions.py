@@ -161,27 +161,25 @@ def test_groups_stay_flat_across_decisions(client_for, collection, personas):
 
 
 def test_a_contradicting_decision_is_flagged_for_a_supervisor_not_applied(client_for, collection, personas):
-    group, pairs = build_group(collection, members=3)
-    copy_pair = make_pair(pairs[0].image_b, pairs[1].image_b, score=0.5)
-    services.sync_queue()
+    # Two copies both decided duplicates of one master are closed by the system (tests/test_implied_
+    # decisions.py); a person still meets a contradiction where the catalogue holds one that no open
+    # pair's decisions say, here a related link made before the pair was queued.
+    (pair,) = build_corpus(collection, pairs=1)
+    RecordLink.link(pair.image_a.record, pair.image_b.record, note="kept apart in the old catalogue")
     client = client_for("cataloguer")
-    user = personas["cataloguer"]
-    for pair in pairs:  # master = each copy: all three in one group
-        item = ReviewItem.objects.get(pair=pair)
-        services.claim(item.pk, user)
-        decide(client, item, "keep-left" if pair.image_a_id == group.master_id else "keep-right")
-    item = ReviewItem.objects.get(pair=copy_pair)
-    services.claim(item.pk, user)
+    item = ReviewItem.objects.get(pair=pair)
+    services.claim(item.pk, personas["cataloguer"])
 
-    response = client.post(reverse("review-decide", args=[item.pk]), {"decision": "distinct"}, follow=True)
+    response = client.post(reverse("review-decide", args=[item.pk]), {"decision": "keep-left"}, follow=True)
 
     item.refresh_from_db()
     assert item.status == "escalated"
-    flag = Decision.objects.filter(pair=copy_pair).get()
-    assert (flag.kind, flag.flagged, flag.evidence["proposed"]) == ("escalate", True, "distinct")
-    assert "already one record group" in flag.reason
+    flag = Decision.objects.filter(pair=pair).get()
+    assert (flag.kind, flag.flagged, flag.evidence["proposed"]) == ("escalate", True, "duplicate")
+    assert "already linked as related" in flag.reason
     assert "Not applied" in response.content.decode()
-    assert not Decision.objects.filter(kind="distinct").exists()
+    assert not Decision.objects.filter(kind="duplicate").exists()
+    assert CatalogueRecord.objects.get(pk=pair.image_b.record_id).status == "active"
 
 
 def test_undo_restores_the_exact_state_before_the_decision(client_for, collection, personas):
