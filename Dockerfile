@@ -8,6 +8,7 @@ COPY catalogue catalogue
 COPY dedup dedup
 COPY review review
 COPY api api
+COPY iiif iiif
 RUN pip install --no-cache-dir '.[production]'
 COPY . .
 # Settings refuse to load without their secrets when DEBUG is off; collectstatic needs neither, so

@@ -137,6 +137,7 @@ INSTALLED_APPS = [
     "review",
     "api",
     "licensing",
+    "iiif",
 ]
 
 MIDDLEWARE = [
@@ -293,6 +294,10 @@ MASTERCOPY_UPLOAD_STAGING = env("MASTERCOPY_UPLOAD_STAGING", "uploads/staging")
 # Decoding an image for its fingerprint may use about this much memory (dedup.signals): larger images are
 # shrunk while decoding (libvips), and one that cannot be is refused with the reason.
 MASTERCOPY_DECODE_MAX_BYTES = envint("MASTERCOPY_DECODE_MAX_BYTES", 768 * 1024**2)
+# IIIF tiles (iiif.tiles): an original up to this many pixels is tiled inside its first tile request
+# (~1 s for 24 MP, bench/tiles.py); a larger one by the Celery task iiif.tasks.make_tiles, its tiles
+# answering 503 with Retry-After meanwhile.
+MASTERCOPY_IIIF_SYNC_PIXELS = envint("MASTERCOPY_IIIF_SYNC_PIXELS", 50_000_000)
 
 # --- Pair search: Hamming distances (of 64 bits) within which two images become a candidate pair. ---
 MASTERCOPY_THRESHOLDS = {

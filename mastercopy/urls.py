@@ -18,6 +18,7 @@ urlpatterns = [
     path("api/", include("api.urls")),
     path("review/", include("review.urls")),
     path("licensing/", include("licensing.urls")),
+    path("iiif/3/", include("iiif.urls")),
     path("", include("dedup.urls")),
     path("", include("catalogue.urls")),
 ]
