@@ -4,17 +4,37 @@ streams instead of being built in memory."""
 
 from xml.sax.saxutils import escape
 
+from django.db.models import Q
 from django.utils import timezone
 
 from catalogue import access
-from catalogue.models import CatalogueRecord, RecordLink
+from catalogue.models import CatalogueRecord, ImageFile, RecordLink
 
+from . import provenance
 from .audit import head
 from .models import Decision
 from .supervision import EXACT_RELATIONS, standing
 
 PREMIS_NS = "http://www.loc.gov/premis/v3"
-MAPPING_FIELDS = ("catalogue_number", "relation", "target_number", "collection", "decided_by", "decided_at")
+# The first six are the export's original columns, in their order; the rest were added after them.
+MAPPING_FIELDS = (
+    "catalogue_number",
+    "relation",
+    "target_number",
+    "collection",
+    "decided_by",
+    "decided_at",
+    "record_id",
+    "collection_id",
+    "file",
+    "target_record_id",
+    "target_collection_id",
+    "target_collection",
+    "target_file",
+    "decision",
+    "decision_kind",
+    "automatic",
+)
 EXACT_FIELDS = (
     "collection",
     "master_number",
@@ -39,55 +59,83 @@ EVENT_TYPES = {
 
 
 def _who(decision):
-    return "system" if decision.actor_id is None else decision.actor.get_username()
-
-
-def _pair_key(decision):
-    return frozenset((decision.pair.image_a.record_id, decision.pair.image_b.record_id))
+    return provenance.who(decision)
 
 
 def mapping_rows(collection=None, visible=None):
-    """Every superseded record → its master, and every related link, with who decided and when.
+    """Every superseded record → its master, and every related link, with who decided and when (the
+    decision that made the mapping what it is: review.provenance), both sides' record and collection
+    ids and their files as imported (a file's name differs from one collection to the next).
     visible: ids of the collections the reader may see (catalogue.access), None for all."""
     records = CatalogueRecord.objects.filter(status=CatalogueRecord.Status.SUPERSEDED).select_related(
-        "master", "collection"
+        "master__collection", "collection"
     )
-    links = RecordLink.objects.select_related("record_a__collection", "record_b")
-    decisions = standing(
-        Decision.objects.filter(kind__in=[Decision.Kind.DUPLICATE, Decision.Kind.RELATED], pending=False)
-    )
+    links = RecordLink.objects.select_related("record_a__collection", "record_b__collection")
+    decisions = standing(Decision.objects.all())
     if collection is not None:
         records = records.filter(collection=collection)
         links = links.filter(record_a__collection=collection)
-        decisions = decisions.filter(pair__image_a__collection=collection)
+        decisions = decisions.filter(
+            Q(pair__image_a__collection=collection) | Q(pair__image_b__collection=collection)
+        )
     records = access.within(records, visible, "collection", "master__collection")
     links = access.within(links, visible, "record_a__collection", "record_b__collection")
     decisions = access.within(decisions, visible, *access.DECISION_COLLECTIONS)
-    decided = {}
-    for decision in decisions.select_related("actor", "pair__image_a", "pair__image_b").order_by("sequence"):
-        decided[_pair_key(decision)] = decision
-        for state in decision.after:
-            if state.get("status") == CatalogueRecord.Status.SUPERSEDED:
-                decided[state["record"]] = decision
-    for record in records.order_by("collection__name", "catalogue_number"):
-        master = record.master if record.master.master_id is None else record.resolve()
-        decision = decided.get(record.pk)
-        updated = decision is not None and decision.evidence.get("updated_version")
-        relation = "updated-version" if updated else "superseded"
-        yield _mapping_row(record, relation, master, decision)
-    for link in links.order_by("pk"):
-        decision = decided.get(frozenset((link.record_a_id, link.record_b_id)))
-        yield _mapping_row(link.record_a, "related", link.record_b, decision)
+    decided = provenance.deciding(decisions)
+    for chunk in _chunks(records.order_by("collection__name", "catalogue_number")):
+        masters = {record.pk: record.master if record.master.master_id is None else record.resolve()
+                   for record in chunk}
+        files = _files([*chunk, *masters.values()])
+        for record in chunk:
+            decision = decided.get(record.pk)
+            updated = decision is not None and decision.evidence.get("updated_version")
+            relation = "updated-version" if updated else "superseded"
+            yield _mapping_row(record, relation, masters[record.pk], decision, files)
+    for chunk in _chunks(links.order_by("pk")):
+        files = _files([r for link in chunk for r in (link.record_a, link.record_b)])
+        for link in chunk:
+            decision = decided.get(frozenset((link.record_a_id, link.record_b_id)))
+            yield _mapping_row(link.record_a, "related", link.record_b, decision, files)
 
 
-def _mapping_row(record, relation, target, decision):
+def _chunks(queryset, size=1000):
+    chunk = []
+    for row in queryset.iterator(chunk_size=size):
+        chunk.append(row)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _files(records):
+    """{record id: its images' paths as imported, joined by "; "} for one chunk of rows."""
+    paths = {}
+    rows = ImageFile.objects.filter(record__in={r.pk for r in records}).order_by("record_id", "pk")
+    for record_id, path in rows.values_list("record_id", "source_path"):
+        paths.setdefault(record_id, []).append(path)
+    return {record_id: "; ".join(found) for record_id, found in paths.items()}
+
+
+def _mapping_row(record, relation, target, decision, files):
     return {
         "catalogue_number": record.catalogue_number,
         "relation": relation,
         "target_number": target.catalogue_number,
         "collection": record.collection.name,
-        "decided_by": _who(decision) if decision else "",
+        "decided_by": _who(decision),
         "decided_at": decision.created_at.isoformat() if decision else "",
+        "record_id": record.pk,
+        "collection_id": record.collection_id,
+        "file": files.get(record.pk, ""),
+        "target_record_id": target.pk,
+        "target_collection_id": target.collection_id,
+        "target_collection": target.collection.name,
+        "target_file": files.get(target.pk, ""),
+        "decision": decision.pk if decision else "",
+        "decision_kind": decision.kind if decision else "",
+        "automatic": decision.automatic if decision else "",
     }
 
 

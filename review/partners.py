@@ -11,6 +11,7 @@ from django.db.models import Q
 from catalogue import access
 from catalogue.models import CatalogueRecord, RecordLink
 
+from . import provenance
 from .models import Decision
 from .supervision import standing
 
@@ -83,19 +84,10 @@ def _shown(record, visible):
 def _decisions(partner_collection, visible):
     """Standing decisions that touch the partner collection: by superseded record, and by the pair of
     records of a related link."""
-    decisions = standing(
-        Decision.objects.filter(kind__in=[Decision.Kind.DUPLICATE, Decision.Kind.RELATED], pending=False)
-    ).filter(
+    decisions = standing(Decision.objects.all()).filter(
         Q(pair__image_a__collection=partner_collection) | Q(pair__image_b__collection=partner_collection)
     )
-    decisions = access.within(decisions, visible, *access.DECISION_COLLECTIONS)
-    decided = {}
-    for decision in decisions.select_related("actor", "pair__image_a", "pair__image_b").order_by("sequence"):
-        decided[frozenset((decision.pair.image_a.record_id, decision.pair.image_b.record_id))] = decision
-        for state in decision.after:
-            if state.get("status") == CatalogueRecord.Status.SUPERSEDED:
-                decided[state["record"]] = decision
-    return decided
+    return provenance.deciding(access.within(decisions, visible, *access.DECISION_COLLECTIONS))
 
 
 def _decision_fields(decision):
@@ -104,7 +96,7 @@ def _decision_fields(decision):
     return {
         "decision": decision.pk,
         "decision_kind": decision.kind,
-        "decided_by": "system" if decision.actor_id is None else decision.actor.get_username(),
+        "decided_by": provenance.who(decision),
         "decided_at": decision.created_at.isoformat(),
     }
 

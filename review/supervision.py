@@ -175,31 +175,48 @@ def revert_period(cataloguer, start, end, supervisor, reason="", visible=None):
 
 
 def cataloguer_figures(decisions):
-    """Per person: decisions, their mix, escalations, decisions per active hour, overturn rate (share of
-    their decisions later undone, reverted or declined), and agreement with sample re-review. A
-    proposal that waited for approval counts as its proposer's decision; the supervisor's approval that
-    applied it is not counted again. Counted by the database (three grouped queries), not row by row."""
-    own = decisions.filter(automatic=False, actor__isnull=False, approves__isnull=True).exclude(
-        kind__in=[Decision.Kind.UNDO, Decision.Kind.REVERT, Decision.Kind.DECLINE]
+    """Per person: pairs decided, their mix, escalations, pairs per active hour, overturns, and agreement
+    with sample re-review. Pairs, not decision rows: a pair decided, undone and decided again counts
+    once, in the mix by what it was decided in the end (a decision its author undid is a keystroke
+    taken back, not part of the mix); the supervisor's approval that applied a proposal is not counted
+    again (the proposal is its proposer's); the escalations a revert raises for later decisions that may
+    rest on it are the revert's consequences, not its author's escalations. A skip decides nothing: it
+    has its column and is not in the total. Overturned: pairs on which a decision of theirs was later
+    undone, reverted or declined; the overturn rate divides it by every pair they decided, undone or
+    not. Counted by the database (grouped queries), not row by row."""
+    own = (
+        decisions.filter(automatic=False, actor__isnull=False, approves__isnull=True)
+        .exclude(kind__in=[Decision.Kind.UNDO, Decision.Kind.REVERT, Decision.Kind.DECLINE])
+        .exclude(kind=Decision.Kind.ESCALATE, flagged=True, evidence__has_key="depends_on")
     )
-    people = defaultdict(lambda: {"kinds": Counter(), "hours": 0, "overturned": 0})
+    deciding = own.exclude(kind=Decision.Kind.SKIP)
+    taken_back = Exists(Decision.objects.filter(corrects=OuterRef("pk"), kind=Decision.Kind.UNDO))
+    kept = own.exclude(taken_back)
+    people = defaultdict(lambda: {"kinds": Counter(), "total": 0, "touched": 0, "hours": 0, "overturned": 0})
     names = {}
     for actor, name, kind, n in (
-        own.values_list("actor_id", "actor__username", "kind").annotate(n=Count("pk")).order_by()
+        kept.values_list("actor_id", "actor__username", "kind").annotate(n=_pairs()).order_by()
     ):
         names[actor] = name
         people[actor]["kinds"][kind] += n
-    hours = own.values_list("actor_id").annotate(n=Count(Trunc("created_at", "hour"), distinct=True))
+    decided = kept.exclude(kind=Decision.Kind.SKIP)
+    for actor, n in decided.values_list("actor_id").annotate(n=_pairs()).order_by():
+        people[actor]["total"] = n
+    touched = deciding.values_list("actor_id", "actor__username").annotate(n=_pairs())
+    for actor, name, n in touched.order_by():
+        names[actor] = name
+        people[actor]["touched"] = n
+    hours = deciding.values_list("actor_id").annotate(n=Count(Trunc("created_at", "hour"), distinct=True))
     for actor, n in hours.order_by():
         people[actor]["hours"] = n
-    overturned = own.filter(Exists(Decision.objects.filter(corrects=OuterRef("pk"))))
-    for actor, n in overturned.values_list("actor_id").annotate(n=Count("pk")).order_by():
+    overturned = deciding.filter(Exists(Decision.objects.filter(corrects=OuterRef("pk"))))
+    for actor, n in overturned.values_list("actor_id").annotate(n=_pairs()).order_by():
         people[actor]["overturned"] = n
     rereviewed = _rereview_agreement(decisions)
     figures = []
     for actor, name in sorted(names.items(), key=lambda item: item[1]):
         person = people[actor]
-        total = sum(person["kinds"].values())
+        total, touched = person["total"], person["touched"]
         answered, agreed = rereviewed.get(actor, (0, 0))
         figures.append(
             {
@@ -211,12 +228,17 @@ def cataloguer_figures(decisions):
                 "active_hours": person["hours"],
                 "per_hour": round(total / max(person["hours"], 1), 1),
                 "overturned": person["overturned"],
-                "overturn_rate": round(person["overturned"] / total, 3) if total else 0.0,
+                "overturn_rate": round(person["overturned"] / touched, 3) if touched else 0.0,
                 "rereviewed": answered,
                 "agreement": round(agreed / answered, 3) if answered else None,
             }
         )
     return figures
+
+
+def _pairs():
+    """Distinct pairs in a group (a decision without a pair counts as one)."""
+    return Count("pair", distinct=True) + Count("pk", filter=Q(pair__isnull=True))
 
 
 def _rereview_agreement(decisions):
