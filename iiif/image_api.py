@@ -263,7 +263,7 @@ def dimensions(path: str | os.PathLike) -> tuple[int, int]:
 
 
 def _jpeg(image) -> bytes:
-    return image.jpegsave_buffer(Q=JPEG_QUALITY, strip=True)
+    return image.jpegsave_buffer(Q=JPEG_QUALITY, keep="none")
 
 
 def render(path: str | os.PathLike, req: Request, width: int, height: int) -> bytes:
@@ -312,8 +312,8 @@ def make_pyramid(path: str | os.PathLike, outdir: str, tile: int = TILE_SIZE) ->
     work = os.path.join(outdir, "dz")
     try:
         image.dzsave(
-            work, layout="iiif3", tile_size=tile, overlap=0, suffix=f".jpg[Q={JPEG_QUALITY},strip]",
-            id="mastercopy", strip=True,
+            work, layout="iiif3", tile_size=tile, overlap=0, suffix=f".jpg[Q={JPEG_QUALITY},keep=none]",
+            id="mastercopy", keep="none",
         )
     except pyvips.Error as exc:
         raise IIIFError(422, f"the original cannot be decoded: {_message(exc)}")
@@ -339,5 +339,5 @@ def _whole_level(work: str, width: int, height: int, w: int, h: int, tile: int, 
     images = [pyvips.Image.new_from_file(_dz_path(work, req, width, height)) for req in tiles]
     joined = pyvips.Image.arrayjoin(images, across=across)
     out = os.path.join(outdir, f"whole-{w}x{h}.jpg")
-    joined.crop(0, 0, w, h).jpegsave(out, Q=JPEG_QUALITY, strip=True)
+    joined.crop(0, 0, w, h).jpegsave(out, Q=JPEG_QUALITY, keep="none")
     return out

@@ -4,6 +4,7 @@ import hashlib
 import http.client
 import importlib.util
 import io
+import json
 import shutil
 import socket
 import subprocess
@@ -155,3 +156,31 @@ def test_originals_and_derivatives_live_in_an_s3_bucket(s3, photos, tmp_path, cl
     data = _content(preview)
     assert data[:2] == b"\xff\xd8"
     assert data == s3.get_object(Bucket=BUCKET, Key=image.fingerprint.preview_key)["Body"].read()
+
+
+@pytest.mark.django_db
+def test_iiif_tiles_are_made_from_and_kept_in_the_bucket(s3, client, personas, collection):
+    from PIL import Image
+
+    from tests.test_iiif_image import _mean_difference, _scan
+    from tests.test_review_corpus import add_image, encode
+
+    picture = _scan(size=(1100, 700))
+    image = add_image(collection, "S3-SCAN", encode(picture, "PNG"))
+    client.force_login(personas["cataloguer"])
+
+    info = client.get(reverse("iiif-info", args=[image.pk]))
+    tile = client.get(f"/iiif/3/{image.pk}/512,0,512,512/512,512/0/default.jpg")
+    again = client.get(f"/iiif/3/{image.pk}/512,0,512,512/512,512/0/default.jpg")
+
+    assert info.status_code == 200 and json.loads(info.content)["width"] == 1100
+    assert tile.status_code == 200 and again.status_code == 200
+    decoded = Image.open(io.BytesIO(_content(tile))).convert("RGB")
+    assert _mean_difference(decoded, picture.crop((512, 0, 1024, 512))) < 6
+    sha = image.sha256
+    key = f"iiif/{sha[:2]}/{sha[2:4]}/{sha}/512,0,512,512/512,512.jpg"
+    keys = set(_keys(s3))
+    assert key in keys and f"iiif/{sha[:2]}/{sha[2:4]}/{sha}/pyramid.json" in keys
+    assert s3.get_object(Bucket=BUCKET, Key=key)["Body"].read() == _content(again)
+    # 6 + 2 + 1 tiles of three levels, the two larger whole-image sizes, pyramid.json
+    assert len([k for k in keys if k.startswith(f"iiif/{sha[:2]}/")]) == 6 + 2 + 1 + 2 + 1
