@@ -13,7 +13,9 @@ class PolicyForm(forms.Form):
     )
     keep_best = forms.CharField(
         label=gettext_lazy("Keep-best rule (criteria in order)"),
-        help_text=gettext_lazy("comma-separated, from: resolution, file_size, richness, lossless, accession"),
+        help_text=gettext_lazy(
+            "comma-separated, from: source, quality, resolution, file_size, richness, lossless, accession"
+        ),
     )
     duplicate_relations = forms.MultipleChoiceField(
         required=False,

@@ -56,6 +56,9 @@ class Fingerprint(models.Model):
     exif_orientation = models.PositiveSmallIntegerField(default=1)
     frames = models.PositiveIntegerField(default=1)
     notes = models.JSONField(default=list, blank=True)
+    # Quality facts from the same decode (dedup.signals.quality_facts): lossless, jpeg_quality, sharpness,
+    # effective_scale ...; read by the keep-best rules (dedup.policy) and shown on the pair screen.
+    quality = models.JSONField(default=dict, blank=True)
     preview_key = models.CharField(max_length=400, blank=True)
     thumbnail_key = models.CharField(max_length=400, blank=True)
     computed_at = models.DateTimeField(auto_now_add=True, db_index=True)
@@ -99,6 +102,10 @@ class CandidatePair(models.Model):
     (image_a < image_b) and never recomputed: a rescan inserts only pairs it has not seen, so a pair's
     tier, relation and the decisions taken on it stick."""
 
+    class Side(models.TextChoices):
+        A = "a", _("left")
+        B = "b", _("right")
+
     class Tier(models.TextChoices):
         AUTO = "auto", _("settled automatically")
         REVIEW = "review", _("review queue")
@@ -119,6 +126,11 @@ class CandidatePair(models.Model):
     relation = models.CharField(max_length=200, blank=True)
     relation_params = models.JSONField(default=dict, blank=True)
     explanation = models.TextField(blank=True)
+    # Direction (filled by verification): the image the other was made from, "a" or "b", or "" when the
+    # pixels give none (exact copies, turns, mirrors, colour versions); and how the other was made from it
+    # (dedup.verify.DERIVATIONS joined by "+", e.g. "upscaled" or "cropped+downscaled").
+    source_side = models.CharField(max_length=1, choices=Side.choices, blank=True, default="")
+    derivation = models.CharField(max_length=200, blank=True)
     # Set by verification and the tier rules (dedup.tiers): why this tier, and the queue order.
     verified = models.BooleanField(default=False, db_index=True)
     tier_reason = models.CharField(max_length=500, blank=True)
@@ -148,6 +160,11 @@ class CandidatePair(models.Model):
 
     def __str__(self):
         return f"{self.image_a_id} ~ {self.image_b_id} ({self.tier}, {self.score:.2f})"
+
+    @property
+    def source_image(self):
+        """The image the other was made from, or None when verification found no direction."""
+        return {"a": self.image_a, "b": self.image_b}.get(self.source_side)
 
 
 class CandidateGroup(models.Model):

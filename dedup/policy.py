@@ -3,7 +3,10 @@
 Keys (README documents them):
 - auto_settle: settle exact copies (byte- or pixel-identical) automatically. Default on.
 - keep_best: the order of criteria that picks the master among duplicates. Default
-  resolution, then richness (filled catalogue fields), then accession (earliest import first).
+  source (the file verification found the other was made from: suggest_master), then quality (lossless,
+  bit depth, estimated JPEG quality), then resolution (pixels that carry detail: an upscale counts as its
+  source), then accession (earliest import first). Also: file_size, richness (filled catalogue fields),
+  lossless. A collection that stored the old default (resolution, richness, accession) gets the new one.
 - duplicate_relations: the relations this institution treats as the same record (the review screen
   suggests "duplicate" for them, "related" otherwise). Default: exact copies, format changes,
   recompressions, rescans at another size, rotations, mirrors, scanner borders and skews; crops,
@@ -19,10 +22,17 @@ Keys (README documents them):
   at least this. Default 0.99.
 """
 
+from dataclasses import dataclass
+
 from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-KEEP_BEST_CRITERIA = ("resolution", "file_size", "richness", "lossless", "accession")
+KEEP_BEST_CRITERIA = ("source", "quality", "resolution", "file_size", "richness", "lossless", "accession")
+# The default before "source" and "quality" existed; a collection that stored it (every save of the
+# policy form did) gets today's default, so its suggestions prefer the source too.
+OLD_DEFAULT_KEEP_BEST = ["resolution", "richness", "accession"]
 # The relation vocabulary of dedup.verify, but "different", which is never a duplicate.
 RELATIONS = (
     "identical",
@@ -30,6 +40,7 @@ RELATIONS = (
     "format-changed",
     "recompressed",
     "resized",
+    "upscaled",
     "rotated",
     "mirrored",
     "bordered",
@@ -49,8 +60,8 @@ APPROVAL_RULES = {
 }
 DEFAULTS = {
     "auto_settle": True,
-    "keep_best": ["resolution", "richness", "accession"],
-    "duplicate_relations": list(RELATIONS[:9]),  # up to "skewed": the same picture, however stored
+    "keep_best": ["source", "quality", "resolution", "accession"],
+    "duplicate_relations": list(RELATIONS[:10]),  # up to "skewed": the same picture, however stored
     # Probable pairs scoring below this are kept as rejected, not queued (set from calibration).
     "review_min_score": 0.0,
     # Two-person rules (review.approval): which decisions wait for a supervisor's approval.
@@ -75,7 +86,20 @@ def for_collection(collection):
             policy["thresholds"].update({k: int(v) for k, v in value.items() if k in policy["thresholds"]})
         elif key in DEFAULTS:
             policy[key] = value
+    policy["keep_best"] = keep_best_rule(policy["keep_best"])
+    if "resized" in policy["duplicate_relations"] and "upscaled" not in policy["duplicate_relations"]:
+        # stored before upscales had their own label: an upscale was a resize
+        policy["duplicate_relations"] = [*policy["duplicate_relations"], "upscaled"]
     return policy
+
+
+def keep_best_rule(stored):
+    """A stored keep-best list as it applies today: the old default becomes the new one; names that are no
+    longer criteria are dropped (an empty result is the default)."""
+    if list(stored) == OLD_DEFAULT_KEEP_BEST:
+        return list(DEFAULTS["keep_best"])
+    rule = [c for c in stored if c in KEEP_BEST_CRITERIA]
+    return rule or list(DEFAULTS["keep_best"])
 
 
 def same_record(relation, rules):
@@ -95,9 +119,41 @@ def _richness(record):
     return sum(1 for name in _RICH_FIELDS if getattr(record, name)) + len(record.metadata or {})
 
 
-def _key(image, criterion):
+def quality_facts(image):
+    """The quality facts fingerprinting stored for the image (dedup.signals.quality_facts), or what its
+    ImageFile row tells when it has no fingerprint yet."""
+    try:
+        facts = dict(image.fingerprint.quality or {})
+    except ObjectDoesNotExist:
+        facts = {}
+    facts.setdefault("lossless", image.format in _LOSSLESS)
+    return facts
+
+
+def _quality(image):
+    """Lossless first, then more bits per sample, then the higher estimated JPEG quality."""
+    facts = quality_facts(image)
+    bits = facts.get("bit_depth") or 8
+    jpeg = facts.get("jpeg_quality")
+    return (bool(facts["lossless"]), bits, 101 if facts["lossless"] else (jpeg if jpeg is not None else 0))
+
+
+def _effective_pixels(image, derived):
+    """Pixels that carry detail: an image verification found to be an upscale of another counts as its
+    source's size, and so does one whose own measure says it holds less than its pixel count."""
+    if image.pk in derived and "upscaled" in derived[image.pk][1]:
+        source = derived[image.pk][0]
+        return source.width * source.height
+    scale = quality_facts(image).get("effective_scale") or 1.0
+    return round(image.width * image.height * min(1.0, scale) ** 2)
+
+
+def _key(image, criterion, derived=None):
+    derived = derived or {}
     return {
-        "resolution": lambda: image.width * image.height,
+        "source": lambda: image.pk not in derived,
+        "quality": lambda: _quality(image),
+        "resolution": lambda: _effective_pixels(image, derived),
         "file_size": lambda: image.size,
         "richness": lambda: _richness(image.record),
         "lossless": lambda: image.format in _LOSSLESS,
@@ -105,47 +161,191 @@ def _key(image, criterion):
     }[criterion]()
 
 
-def rank_images(images, rule):
+def rank_images(images, rule, derived=None):
     """Images best first by the keep-best rule, and a reason that names the deciding criterion. A
-    reference collection's image (the authoritative archive) comes before every other, whatever the rule."""
+    reference collection's image (the authoritative archive) comes before every other, whatever the rule.
+    derived: {image pk: (its source image, [derivations])} for the images verification found made from
+    another of them (the "source" criterion puts those last; "resolution" counts an upscale as its source)."""
+    derived = derived or {}
     ordered = sorted(
         images,
-        key=lambda image: (image.collection.reference, *(_key(image, c) for c in rule)),
+        key=lambda image: (image.collection.reference, *(_key(image, c, derived) for c in rule)),
         reverse=True,
     )
     best, runner = ordered[0], ordered[1] if len(ordered) > 1 else None
     if runner is not None and best.collection.reference and not runner.collection.reference:
         return ordered, f"the reference collection's record ({best.collection.name})"
-    return ordered, _reason(best, runner, rule)
+    return ordered, _reason(best, runner, rule, derived)
 
 
 def suggestion(pair):
-    """What the pair screen suggests for a pair: the side of the master image by the keep-best rule of
-    image_a's collection ("left" for image_a, "right" for image_b), the reason, and "duplicate" when
-    that collection counts the pair's relation as the same record ("related" otherwise). One function,
-    so that a band decision (review.bands) accepts exactly what the screen suggests for each pair."""
-    a, b = pair.image_a, pair.image_b
-    rules = for_collection(a.record.collection)
-    ranked, reason = rank_images([a, b], rules["keep_best"])
+    """What the pair screen suggests for a pair: the side of the master image (suggest_master: the
+    source, else the keep-best rule of image_a's collection; "left" for image_a, "right" for image_b),
+    the reason, the criterion that decided, and "duplicate" when that collection counts the pair's
+    relation as the same record ("related" otherwise). One function, so that a band decision
+    (review.bands) accepts exactly what the screen suggests for each pair."""
+    rules = for_collection(pair.image_a.record.collection)
+    master = suggest_master(pair, rules["keep_best"])
     return {
-        "side": "left" if ranked[0].pk == a.pk else "right",
-        "reason": reason,
+        "side": master.position,
+        "reason": master.reason,
+        "criterion": master.criterion,
         "kind": "duplicate" if same_record(pair.relation, rules) else "related",
         "thresholds": rules["thresholds"],
     }
 
 
-def _reason(best, runner, rule):
-    if runner is None:
-        return "only image"
+def _criterion(best, runner, rule, derived):
     for criterion in rule:
-        if _key(best, criterion) != _key(runner, criterion):
-            return {
-                "resolution": f"highest resolution ({best.width}×{best.height} against "
-                f"{runner.width}×{runner.height})",
-                "file_size": f"largest file ({best.size:,} bytes against {runner.size:,})",
-                "richness": "richest catalogue record",
-                "lossless": f"lossless format ({best.format} against {runner.format})",
-                "accession": "earliest accession",
-            }[criterion]
-    return "equal by every criterion; earliest accession"
+        if _key(best, criterion, derived) != _key(runner, criterion, derived):
+            return criterion
+    return None
+
+
+def _reason(best, runner, rule, derived=None):
+    if runner is None:
+        return gettext("only image")
+    criterion = _criterion(best, runner, rule, derived or {})
+    if criterion is None:
+        return gettext("equal by every criterion; earliest accession")
+    qb, qr = quality_facts(best), quality_facts(runner)
+    return {
+        "source": lambda: gettext("the source of the others"),
+        "quality": lambda: gettext("better quality (%(best)s against %(other)s)")
+        % {"best": quality_words(qb), "other": quality_words(qr)},
+        "resolution": lambda: gettext("highest resolution (%(best)s against %(other)s)")
+        % {"best": f"{best.width}×{best.height}", "other": f"{runner.width}×{runner.height}"},
+        "file_size": lambda: gettext("largest file (%(best)s bytes against %(other)s)")
+        % {"best": f"{best.size:,}", "other": f"{runner.size:,}"},
+        "richness": lambda: gettext("richest catalogue record"),
+        "lossless": lambda: gettext("lossless format (%(best)s against %(other)s)")
+        % {"best": best.format, "other": runner.format},
+        "accession": lambda: gettext("earliest accession"),
+    }[criterion]()
+
+
+def quality_words(facts):
+    """"lossless, 16-bit" / "JPEG quality 75": the quality facts a keep-best reason compares."""
+    if facts.get("lossless"):
+        words = gettext("lossless")
+    elif facts.get("jpeg_quality") is not None:
+        words = gettext("JPEG quality %(q)s") % {"q": facts["jpeg_quality"]}
+    else:
+        words = gettext("lossy")
+    if (facts.get("bit_depth") or 8) > 8:
+        words += ", " + gettext("%(bits)s-bit") % {"bits": facts["bit_depth"]}
+    return words
+
+
+# --------------------------------------------------------------------------- the suggested master
+
+
+@dataclass
+class Suggestion:
+    """The master suggested for a pair: side "a" (left) or "b" (right), that image, the criterion that
+    decided ("source", "reference", or a keep-best criterion) and the reason in words."""
+
+    side: str
+    image: object
+    criterion: str
+    reason: str
+
+    @property
+    def position(self):
+        return "left" if self.side == "a" else "right"
+
+
+def suggest_master(pair, rule=None):
+    """The one place that suggests a pair's master: the pair screen, the group proposal and automatic
+    settling all call it. The source verification found (pair.source_side) wins, and the reason says
+    what the other is ("Left is the source: Right is Left upscaled 1.6×; an upscale adds no detail");
+    otherwise the collection's keep-best rule decides, and the reason says that it did. A reference
+    collection's image still comes first."""
+    a, b = pair.image_a, pair.image_b
+    if rule is None:
+        rule = for_collection(a.collection)["keep_best"]
+    source = pair.source_image
+    derived = {}
+    if source is not None:
+        other = b if source is a else a
+        derived[other.pk] = (source, (pair.derivation or "").split("+"))
+    ordered, why = rank_images([a, b], rule, derived)
+    best = ordered[0]
+    side = "a" if best.pk == a.pk else "b"
+    reference = best.collection.reference and not (ordered[1].collection.reference)
+    criterion = "reference" if reference else (_criterion(best, ordered[1], rule, derived) or "accession")
+    if criterion == "source":
+        return Suggestion(side, best, criterion, source_reason(pair))
+    if reference:
+        return Suggestion(side, best, criterion, why)
+    if source is None:
+        text = gettext(
+            "The pixels do not show which file was made from which; master by the collection's keep-best "
+            "rule: %(reason)s."
+        ) % {"reason": why}
+    else:
+        text = gettext("Master by the collection's keep-best rule: %(reason)s (%(direction)s).") % {
+            "reason": why,
+            "direction": source_reason(pair).rstrip("."),
+        }
+    return Suggestion(side, best, criterion, text)
+
+
+def _names(pair):
+    """(source's name, derivative's name) as the pair screen shows them."""
+    left, right = gettext("Left"), gettext("Right")
+    return (left, right) if pair.source_side == "a" else (right, left)
+
+
+def source_reason(pair):
+    """"Left is the source: Right is Left upscaled 1.6×; an upscale adds no detail." from the pair's
+    direction and its measured parameters."""
+    source, derivative = _names(pair)
+    kinds = [kind for kind in (pair.derivation or "").split("+") if kind]
+    clauses = [derivation_words(kind, pair, source, derivative) for kind in kinds]
+    return gettext("%(source)s is the source: %(how)s.") % {"source": source, "how": "; ".join(clauses)}
+
+
+def _right_scale(pair):
+    """The derivative's linear size relative to the source's."""
+    scale = float((pair.relation_params or {}).get("scale") or 1.0)
+    return scale if pair.source_side == "a" else (1.0 / scale if scale else 1.0)
+
+
+def derivation_words(kind, pair, source, derivative):
+    """One derivation in words, e.g. "Right is Left upscaled 1.6×; an upscale adds no detail"."""
+    params = pair.relation_params or {}
+    names = {"source": source, "derivative": derivative}
+    if kind == "upscaled":
+        return gettext("%(derivative)s is %(source)s upscaled %(factor)s×; an upscale adds no detail") % {
+            **names,
+            "factor": f"{_right_scale(pair):.2g}",
+        }
+    if kind == "downscaled":
+        return gettext("%(derivative)s is %(source)s reduced to %(percent)s%% of its size") % {
+            **names,
+            "percent": round(100 * _right_scale(pair)),
+        }
+    if kind == "cropped":
+        return gettext("%(derivative)s is a crop of %(source)s keeping %(percent)s%% of it") % {
+            **names,
+            "percent": round(100 * float(params.get("crop_area") or 1.0)),
+        }
+    if kind == "recompressed":
+        qualities = params.get("jpeg_quality")
+        if qualities:
+            high, low = sorted(qualities, reverse=True)
+            return gettext(
+                "%(derivative)s is %(source)s re-encoded at a lower JPEG quality (about %(low)s against "
+                "%(high)s)"
+            ) % {**names, "low": low, "high": high}
+        if params.get("replayed"):
+            return gettext("%(derivative)s is %(source)s encoded again at another quality") % names
+        return gettext("%(derivative)s is a lossy re-encoding of %(source)s") % names
+    words = {
+        "bordered": gettext("%(derivative)s is %(source)s with a border added"),
+        "captioned": gettext("%(derivative)s is %(source)s with a caption strip added"),
+        "greyscale": gettext("%(derivative)s is %(source)s converted to greyscale"),
+        "skewed": gettext("%(derivative)s is %(source)s turned slightly, like a crooked scan"),
+    }
+    return words.get(kind, gettext("%(derivative)s was made from %(source)s")) % names

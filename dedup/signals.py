@@ -291,6 +291,44 @@ def icc_description(icc: bytes | None) -> str:
         return "(unreadable ICC profile)"
 
 
+# The IJG (libjpeg) luminance table at quality 50; a file's table sum against this table's scaled sums
+# gives the quality setting it was saved with (order-free, so zigzag or natural order both work).
+_IJG_LUMA = (16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57, 69, 56,
+             14, 17, 22, 29, 51, 87, 80, 62, 18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113,
+             92, 49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99)
+
+
+def _ijg_sum(quality: int) -> int:
+    scale = 5000 // quality if quality < 50 else 200 - 2 * quality
+    return sum(min(255, max(1, (q * scale + 50) // 100)) for q in _IJG_LUMA)
+
+
+_IJG_SUMS = {q: _ijg_sum(q) for q in range(1, 101)}
+
+
+def lossless(im: Image.Image, head: bytes = b"") -> bool:
+    """Whether the opened image's file is stored without lossy compression (head: its first bytes,
+    which tell a lossless WebP from a lossy one)."""
+    fmt = (im.format or "").upper()
+    if fmt == "WEBP":
+        return b"VP8L" in head[:64]
+    if fmt == "TIFF":
+        return im.info.get("compression") not in ("jpeg", "tiff_jpeg", "webp")
+    return fmt in ("PNG", "BMP", "GIF")
+
+
+def jpeg_quality(quantization) -> int | None:
+    """The IJG quality (1-100) whose luminance table is nearest the file's, from Pillow's
+    ``im.quantization``; None when there is no table (not a JPEG)."""
+    if not quantization:
+        return None
+    table = quantization.get(0) if isinstance(quantization, dict) else None
+    if table is None or len(table) != 64:
+        return None
+    total = sum(int(v) for v in table)
+    return min(_IJG_SUMS, key=lambda q: (abs(_IJG_SUMS[q] - total), -q))
+
+
 def _clean(value) -> str | None:
     if isinstance(value, bytes):
         value = value.decode("latin-1", "replace")

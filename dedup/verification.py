@@ -62,14 +62,20 @@ class _Unopenable(Exception):
 
 
 @transaction.atomic
-def _save(pair, *, relation, params, sentence, tier, reason, priority, inferred=False):
-    """Store the verdict once; False if another worker verified the pair first."""
+def _save(
+    pair, *, relation, params, sentence, tier, reason, priority, inferred=False, source=None, derivation=()
+):
+    """Store the verdict once; False if another worker verified the pair first. source: the verdict's
+    "left"/"right" (image_a/image_b), or None."""
     if CandidatePair.objects.select_for_update().filter(pk=pair.pk, verified=True).exists():
         return False
     pair.relation, pair.relation_params, pair.explanation = relation, _plain(params), sentence
     pair.tier, pair.tier_reason, pair.priority, pair.verified = tier, reason[:500], priority, True
     pair.inferred = inferred
-    fields = ["relation", "relation_params", "explanation", "tier", "tier_reason", "priority", "verified"]
+    pair.source_side = {"left": CandidatePair.Side.A, "right": CandidatePair.Side.B}.get(source, "")
+    pair.derivation = "+".join(derivation)[:200] if pair.source_side else ""
+    fields = ["relation", "relation_params", "explanation", "tier", "tier_reason", "priority", "verified",
+              "source_side", "derivation"]
     if pair.open_error and not reason.startswith("original missing"):
         pair.open_error, pair.open_error_at = "", None  # the original opened after all
         fields += ["open_error", "open_error_at"]
@@ -465,15 +471,16 @@ def _apply(pair, verdict, *, inferred=False):
             reason=result.reason,
             priority=result.priority,
             inferred=inferred,
+            source=verdict.source,
+            derivation=verdict.derivation,
         )
         if not saved:
             return
         if result.settle:
-            rule = policy.for_collection(pair.image_a.collection)["keep_best"]
-            ranked, why = policy.rank_images([pair.image_a, pair.image_b], rule)
+            suggestion = policy.suggest_master(pair)
             pair_settled.send(
                 sender=CandidatePair,
                 pair=pair,
-                master_image=ranked[0],
-                reason=f"{result.reason}; master by keep-best rule: {why}",
+                master_image=suggestion.image,
+                reason=f"{result.reason}; {suggestion.reason}",
             )

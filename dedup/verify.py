@@ -48,14 +48,26 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from dedup.signals import MAX_PIXELS, ImageDecodeError, decode_for_hashing, pixel_digest
+from dedup.signals import (
+    MAX_PIXELS,
+    ImageDecodeError,
+    decode_for_hashing,
+    jpeg_quality,
+    lossless,
+    pixel_digest,
+)
 
-__all__ = ["LABELS", "Verdict", "verify"]
+__all__ = ["DERIVATIONS", "LABELS", "Verdict", "verify"]
 
 LABELS = (
-    "identical", "pixel-identical", "resized", "recompressed", "format-changed", "colour-changed",
+    "identical", "pixel-identical", "resized", "upscaled", "recompressed", "format-changed", "colour-changed",
     "greyscale", "rotated", "mirrored", "cropped", "bordered", "overlay", "skewed", "different",
 )
+
+# How a derivative was made from its source (Verdict.derivation): each one leaves the source richer.
+DERIVATIONS = ("cropped", "bordered", "captioned", "greyscale", "downscaled", "upscaled", "recompressed",
+               "skewed")
+JPEG_QUALITY_STEP = 3     # estimated JPEG qualities this far apart: the lower one is the re-encode
 
 WORK_LONG = 800           # working long side for geometry and photometry
 FEAT_LONG = 512          # feature detection size
@@ -100,6 +112,10 @@ class Verdict:
     sentence: str = ""
     confidence: float = 0.0
     inliers: int = 0
+    # The side the other was made from ("left"/"right"; None when the pixels give no direction) and how
+    # the other was made from it (DERIVATIONS, in the order found).
+    source: str | None = None
+    derivation: list[str] = field(default_factory=list)
 
     def __post_init__(self):
         self.params = _plain(self.params)
@@ -132,6 +148,7 @@ class _Side:
     grey_source: bool = False       # stored without colour channels
     mode: str = ""                  # the mode pixel_digest hashes (P -> RGB/RGBA)
     features: dict = field(default_factory=dict)  # SIFT (points, descriptors), keyed by "plain"/"flipped"
+    lossless: bool = False          # stored without lossy compression (dedup.signals.lossless)
 
 
 def _read(source) -> bytes:
@@ -180,7 +197,8 @@ def _header(source, info: dict | None) -> _Side:
                  orientation=orientation,
                  quant=quant, digest=info.get("pixel_digest"),
                  grey_source=im.mode in ("1", "L", "LA", "I", "I;16", "F"),
-                 mode=("RGBA" if "transparency" in im.info else "RGB") if im.mode == "P" else im.mode)
+                 mode=("RGBA" if "transparency" in im.info else "RGB") if im.mode == "P" else im.mode,
+                 lossless=lossless(im, data[:64]))
 
 
 class SideCache:
@@ -627,37 +645,43 @@ def _judge(L: _Side, R: _Side, fmt_changed: bool, m: _Match) -> Verdict:
     overlay_box = None
     border = None
     crop_of = None
+    # A frame that shows more than the other's content holds a border, a caption strip, the fill around a
+    # turned scan, or more of the picture (the other is then a crop of it). Looked at on whichever side
+    # it is, so a bordered Left is not called a crop of Right.
     if cov_l < COVER_FULL and cov_r >= COVER_FULL:
+        extra = _beyond(L.work, (hr, wr), m.M, box_l, skew)
+        outer = "left"
+    elif cov_r < COVER_FULL and cov_l >= COVER_FULL:
+        extra = _beyond(R.work, (hl, wl), Minv[:2], box_r, skew)
+        outer = "right"
+    else:
+        extra, outer = None, None
+    if extra is not None:
+        kind = extra["kind"]
+        if kind == "border":
+            border = extra["border"]
+            params["border"] = border
+            params["border_colour"] = extra["colour"]
+            params["border_on"] = outer
+        elif kind == "caption":
+            overlay_box = extra["box"]
+            params["overlay"] = "caption strip"
+            params["overlay_on"] = outer
+        elif kind == "fill":
+            params["fill_on"] = outer
+    elif outer == "right":
+        crop_of = "right"
+        params["crop_box"] = [round(v, 4) for v in box_r]
+        params["crop_area"] = round(cov_r, 3)
+    elif outer == "left":
         crop_of = "left"
         params["crop_box"] = [round(v, 4) for v in box_l]
         params["crop_area"] = round(cov_l, 3)
-    elif cov_r < COVER_FULL:
-        # Right has area beyond Left's content: a border, a caption strip, skew fill, or Left is the crop.
-        lmask = cv2.warpAffine(np.full((hl, wl), 255, np.uint8), Minv[:2], (wr, hr), flags=cv2.INTER_NEAREST)
-        outside = cv2.dilate(lmask, np.ones((5, 5), np.uint8)) == 0
-        flat, level = _uniform(R.work[outside])
-        margins = (box_r[0], box_r[1], 1 - box_r[2], 1 - box_r[3])
-        if flat:
-            if skew and max(margins) < 0.01:
-                pass  # the fill around a rotated copy
-            elif cov_l >= COVER_FULL:
-                border = [round(max(0.0, v), 4) for v in margins]
-                params["border"] = border
-                params["border_colour"] = "white" if level > 200 else "black" if level < 55 else "grey"
-        else:
-            strip = _caption_strip(R.work, outside, margins)
-            if strip is not None and cov_l >= COVER_FULL:
-                overlay_box = strip
-                params["overlay"] = "caption strip"
-            elif cov_l < COVER_FULL:
-                crop_of = "both"
-                params["crop_box"] = [round(v, 4) for v in box_l]
-                params["crop_area"] = round(cov_l, 3)
-                params["other_crop_box"] = [round(v, 4) for v in box_r]
-            else:
-                crop_of = "right"
-                params["crop_box"] = [round(v, 4) for v in box_r]
-                params["crop_area"] = round(cov_r, 3)
+    elif cov_l < COVER_FULL and cov_r < COVER_FULL:
+        crop_of = "both"
+        params["crop_box"] = [round(v, 4) for v in box_l]
+        params["crop_area"] = round(cov_l, 3)
+        params["other_crop_box"] = [round(v, 4) for v in box_r]
     if crop_of:
         params["crop_of"] = crop_of
         labels.append("cropped")
@@ -716,7 +740,80 @@ def _judge(L: _Side, R: _Side, fmt_changed: bool, m: _Match) -> Verdict:
         0.0, min(1.0, (max(ncc, close_frac) - 0.5) / 0.45)
     )
     sentence = _sentence(labels, params, scale, colour_note, L, R)
-    return Verdict(labels, params, sentence, round(max(0.05, conf), 3), m.inliers)
+    source, derivation = _direction(labels, params, scale, L, R)
+    if source:
+        params["source"], params["derivation"] = source, derivation
+    return Verdict(labels, params, sentence, round(max(0.05, conf), 3), m.inliers, source, derivation)
+
+
+def _lossless(side: _Side) -> bool:
+    return side.lossless
+
+
+def _other(side: str) -> str:
+    return "right" if side == "left" else "left"
+
+
+def _direction(labels, params, scale, L: _Side, R: _Side) -> tuple[str | None, list[str]]:
+    """Which side the other was made from, and how (DERIVATIONS): each change that can only go one way
+    (a crop, an added border or caption, greyscale from colour, a reduction, an upscale, a lower JPEG
+    quality, the fill around a turned scan) names the side it came from. (None, []) when none does, or
+    when two point different ways (both made from a third file)."""
+    votes = []
+    crop_of = params.get("crop_of")
+    if crop_of == "both":
+        return None, []
+    if crop_of in ("left", "right"):
+        votes.append((crop_of, "cropped"))
+    if "border_on" in params:
+        votes.append((_other(params["border_on"]), "bordered"))
+    if params.get("overlay") == "caption strip" and "overlay_on" in params:
+        votes.append((_other(params["overlay_on"]), "captioned"))
+    if "fill_on" in params:
+        votes.append((_other(params["fill_on"]), "skewed"))
+    if "greyscale" in labels and params.get("greyscale") in ("left", "right"):
+        votes.append((_other(params["greyscale"]), "greyscale"))
+    if "upscaled" in labels:
+        votes.append((_other(params["upscaled"]), "upscaled"))
+    elif "resized" in labels:
+        votes.append(("left" if scale < 1 else "right", "downscaled"))
+    qualities = (jpeg_quality(L.quant), jpeg_quality(R.quant))
+    if None not in qualities:
+        params["jpeg_quality"] = list(qualities)
+        if "recompressed" in labels and abs(qualities[0] - qualities[1]) >= JPEG_QUALITY_STEP:
+            votes.append(("left" if qualities[0] > qualities[1] else "right", "recompressed"))
+    if "format-changed" in labels and _lossless(L) != _lossless(R):
+        votes.append(("left" if _lossless(L) else "right", "recompressed"))  # lossy from lossless
+    sources = {side for side, _kind in votes}
+    if len(sources) != 1:
+        return None, []
+    return sources.pop(), [kind for _side, kind in votes]
+
+
+def _beyond(outer: np.ndarray, inner_shape, M_inner: np.ndarray, box, skew: bool) -> dict | None:
+    """What the outer frame holds outside the inner frame's content (M_inner maps inner working coordinates
+    onto outer's; box: the part of outer showing the inner's content, in fractions): a flat border, a
+    caption strip, the flat fill around a turned scan, or None when it is more of the picture."""
+    ho, wo = outer.shape[:2]
+    hi, wi = inner_shape
+    mask = cv2.warpAffine(np.full((hi, wi), 255, np.uint8), M_inner[:2], (wo, ho), flags=cv2.INTER_NEAREST)
+    outside = cv2.dilate(mask, np.ones((5, 5), np.uint8)) == 0
+    margins = (box[0], box[1], 1 - box[2], 1 - box[3])
+    flat, level = _uniform(outer[outside])
+    if flat:
+        if skew and max(margins) < 0.01:
+            return {"kind": "fill"}
+        return {"kind": "border", "border": [round(max(0.0, v), 4) for v in margins],
+                "colour": "white" if level > 200 else "black" if level < 55 else "grey"}
+    strip = _caption_strip(outer, outside, margins)
+    # A caption strip spans the frame's width on one edge: the inner content reaches the other three edges
+    # (a crop of a picture with a flat band of sky or backdrop leaves margins at the sides too).
+    if strip is not None:
+        at_top = strip[1] == 0.0
+        others = (margins[0], margins[2], margins[3] if at_top else margins[1])
+        if max(others) < 0.01:
+            return {"kind": "caption", "box": strip}
+    return None
 
 
 def _caption_strip(rgb: np.ndarray, outside: np.ndarray, margins) -> list[float] | None:
@@ -734,8 +831,9 @@ def _caption_strip(rgb: np.ndarray, outside: np.ndarray, margins) -> list[float]
             continue
         px = rgb[band].reshape(-1, 3).astype(np.float32).mean(axis=1)
         med = float(np.median(px))
-        near = float(np.mean(np.abs(px - med) < 20))
-        if near > 0.6:
+        dev = np.abs(px - med)
+        # a solid fill (most pixels within a few levels of one value) with some ink far from it (text)
+        if float(np.mean(dev < 6)) > 0.6 and float(np.mean(dev > 60)) >= 0.003:
             return [0.0, round((0 if top else h - n) / h, 4), 1.0, round((n if top else h) / h, 4)]
     return None
 
@@ -795,13 +893,18 @@ def _sentence(labels, params, scale, colour_note, L: _Side, R: _Side) -> str:
         a = params.get("skew_angle", params.get("angle", 0.0))
         parts.append(f"tilted {abs(a):.1f}° {'clockwise' if a > 0 else 'anticlockwise'}")
     if "bordered" in labels:
-        b = params["border"]
-        parts.append(f"with a {params['border_colour']} border ({', '.join(_pct(v) for v in b)} "
-                     "left/top/right/bottom)")
+        b = ", ".join(_pct(v) for v in params["border"])
+        if params.get("border_on") == "left":
+            parts.append(f"without the {params['border_colour']} border Left has ({b} left/top/right/bottom)")
+        else:
+            parts.append(f"with a {params['border_colour']} border ({b} left/top/right/bottom)")
     if "overlay" in labels:
         if params.get("overlay") == "caption strip":
             where = "bottom" if params["overlay_box"][3] >= 0.99 else "top"
-            parts.append(f"with a caption strip added at the {where}")
+            if params.get("overlay_on") == "left":
+                parts.append(f"without the caption strip Left has at the {where}")
+            else:
+                parts.append(f"with a caption strip added at the {where}")
         else:
             parts.append("with a local overlay such as a watermark or text")
     if "recompressed" in labels:

@@ -52,3 +52,27 @@ def test_an_unknown_keep_best_criterion_changes_nothing(client_for, collection):
 
     collection.refresh_from_db()
     assert collection.policy == {}
+
+
+@pytest.mark.django_db
+def test_stored_policies_from_before_the_source_criterion_keep_working(collection):
+    # The old default (stored by every save of the form) becomes today's default: source first.
+    collection.policy = {
+        "keep_best": ["resolution", "richness", "accession"],
+        "duplicate_relations": ["resized"],
+    }
+    collection.save()
+    policy = for_collection(collection)
+    assert policy["keep_best"] == ["source", "quality", "resolution", "accession"]
+    # A resize counted as the same record, so an upscale (a resize that adds no detail) does too.
+    assert policy["duplicate_relations"] == ["resized", "upscaled"]
+
+    # A rule an administrator chose is kept as it is; a name that is no criterion any more is dropped.
+    collection.policy = {
+        "keep_best": ["lossless", "prettiest", "accession"],
+        "duplicate_relations": ["rotated"],
+    }
+    collection.save()
+    policy = for_collection(collection)
+    assert policy["keep_best"] == ["lossless", "accession"]
+    assert policy["duplicate_relations"] == ["rotated"]

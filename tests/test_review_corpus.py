@@ -67,10 +67,22 @@ def add_image(collection, number, data, **record_fields):
 
 
 def make_pair(
-    a, b, *, score, relation="resized+recompressed", params=None, explanation=None, group=None, queued=True
+    a,
+    b,
+    *,
+    score,
+    relation="resized+recompressed",
+    params=None,
+    explanation=None,
+    group=None,
+    queued=True,
+    source=None,
+    derivation="",
 ):
-    """A verified review-tier pair, queued as the tier rules queue one (queued=False: not yet)."""
+    """A verified review-tier pair, queued as the tier rules queue one (queued=False: not yet). source:
+    the image verification found the other made from (with derivation), if any."""
     a, b = sorted((a, b), key=lambda image: image.pk)
+    side = "" if source is None else ("a" if source.pk == a.pk else "b")
     pair = CandidatePair.objects.create(
         image_a=a,
         image_b=b,
@@ -86,6 +98,8 @@ def make_pair(
         tier_reason=f"probable match: {relation}",
         priority=score,
         group=group,
+        source_side=side,
+        derivation=derivation if side else "",
     )
     if queued:
         services.queue_pair(pair)
@@ -109,7 +123,7 @@ def build_corpus(collection, pairs=3):
             date_text="1931",
             credit_line="Gift of the Harbour Board",
         )
-        made.append(make_pair(original, copy, score=0.95 - i * 0.1))
+        made.append(make_pair(original, copy, score=0.95 - i * 0.1, source=original, derivation="downscaled"))
     return made
 
 

@@ -30,14 +30,17 @@ def test_the_item_screen_explains_the_pair(client_for, collection):
     assert response.status_code == 200
     assert "Right is the same picture as Left, resized to 50% and recompressed." in page
     assert "resized+recompressed" in page
-    # The suggestion: the TIFF at full size is the better master, and a resize is a duplicate.
+    # The suggestion: the TIFF at full size is the source (the copy was reduced from it), and a resize is
+    # a duplicate.
     assert response.context["suggestion"] == {
         "side": "left",
-        "reason": "highest resolution (640×480 against 320×240)",
+        "reason": "Left is the source: Right is Left reduced to 50% of its size.",
+        "criterion": "source",
         "kind": "duplicate",
         "thresholds": response.context["suggestion"]["thresholds"],
     }
     assert "Duplicate: keep left as master" in page
+    assert "Left is the source: Right is Left reduced to 50% of its size." in page
     fired = [s for s in response.context["signals"] if s["fired"]]
     assert [s["distance"] for s in fired] == [4]
     differing = {str(row["label"]) for row in response.context["rows"] if row["differs"]}
