@@ -1,7 +1,9 @@
 import json
 
 from django.core.management.base import BaseCommand
+from django.utils import translation
 
+from dedup import policy
 from dedup.models import CandidatePair
 from mastercopy import spreadsheet
 
@@ -25,15 +27,21 @@ COLUMNS = [
     "explanation",
     "relation_params",
     "tier_reason",
+    # Added after the others (issue 13): the pair screen's suggestion (dedup.policy.suggestion).
+    "suggested_master",
+    "master_reason",
 ]
 
 
 def rows(include_rejected=False):
-    pairs = CandidatePair.objects.select_related("image_a__collection", "image_b__collection").order_by("pk")
+    pairs = CandidatePair.objects.select_related(
+        "image_a__collection", "image_b__collection", "image_a__record__collection", "image_b__record"
+    ).order_by("pk")
     if not include_rejected:
         pairs = pairs.exclude(tier=CandidatePair.Tier.REJECTED)
     for pair in pairs.iterator(chunk_size=2000):
         a, b = pair.image_a, pair.image_b
+        suggested = policy.suggestion(pair)
         yield {
             "left": a.source_path,
             "right": b.source_path,
@@ -53,6 +61,8 @@ def rows(include_rejected=False):
             "explanation": pair.explanation,
             "relation_params": json.dumps(pair.relation_params, ensure_ascii=False, sort_keys=True),
             "tier_reason": pair.tier_reason,
+            "suggested_master": suggested["side"],
+            "master_reason": str(suggested["reason"]),
         }
 
 
@@ -69,6 +79,10 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options):
+        with translation.override("en"):  # a contract for outside tools: one language, whoever runs it
+            self._export(options)
+
+    def _export(self, options):
         if options["output"]:
             out = open(options["output"], "w", newline="", encoding="utf-8")  # noqa: SIM115
         else:
