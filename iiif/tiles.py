@@ -3,10 +3,15 @@ original's SHA-256: ``iiif/ab/cd/<sha256>/<x>,<y>,<w>,<h>/<out_w>,<out_h>.jpg`` 
 pyramid's description ``pyramid.json``. Byte-identical originals share their tiles; a rerun after a crash
 writes only what is missing.
 
-An image up to MASTERCOPY_IIIF_SYNC_PIXELS is tiled on its first view, inside that request (bench/tiles.py:
-~1 s for 24 MP); a larger one by the Celery task iiif.tasks.make_tiles, and its tiles answer 503 with
-Retry-After until then. A request outside the pyramid (any other region or size) is rendered from the
-original and stored under its own key.
+An image up to MASTERCOPY_IIIF_SYNC_PIXELS (50 MP) is tiled on its first view, inside that request; a
+larger one by the Celery task iiif.tasks.make_tiles, and its tiles answer 503 with Retry-After until then.
+bench/tiles.py (2 shared cores): a 6000x4000 JPEG tiles in 1.9 s (108 MB); a 20000x15000 (300 MP)
+uncompressed TIFF in 8.4 s at 167 MB peak RSS, first tile written after 0.3 s, against Pillow doing the
+same (load, crop, save, reduce) in 17.7 s at 2,312 MB, first tile after 8.5 s. One tile rendered on
+demand from that TIFF: 1.8 s for the top level (the whole scan), 0.6 s at full resolution.
+
+A request outside the pyramid (any other region or size) is rendered from the original and stored under
+its own key.
 """
 
 import contextlib
