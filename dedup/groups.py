@@ -14,6 +14,7 @@ id) when it has the same master, otherwise the old group it shares most members 
 component keeps a stable label (see label_components) by which its images are found again.
 """
 
+import heapq
 from collections import Counter, namedtuple
 
 
@@ -124,3 +125,77 @@ def regroup(pairs, rank, old_groups=None, old_labels=None):
     groups = [(pk, master, members) for pk, (master, members) in zip(ids, new, strict=True)]
     removed = sorted(set(old_groups) - set(ids))
     return Regrouped(groups, removed, labels)
+
+
+def source_order(nodes, edges, rank):
+    """A rank for build_groups that follows the pairs' suggestions: {node: rank}, higher first.
+
+    edges: (suggested master, other) of each pair. The order is topological (Kahn's algorithm): a node
+    comes only after every node suggested over it, so the source of sources comes first, and the greedy
+    split then makes every group's master the member its pairs' suggestions point to (a member suggested
+    over the master would have come first and taken it). Among the nodes free to come next, rank(node)
+    decides (the keep-best rule; highest first, the smaller id on a tie). Suggestions that go round in a
+    cycle are taken as one node (a strongly connected component), its members in rank order.
+    O((n + e) log n)."""
+    nodes = sorted(set(nodes), key=lambda x: (rank(x), -x), reverse=True)
+    place = {x: n for n, x in enumerate(nodes)}
+    after = {}
+    for better, worse in set(edges):
+        if better != worse and better in place and worse in place:
+            after.setdefault(better, []).append(worse)
+    part = _strong_components(nodes, after)
+    members, waiting, later = {}, {}, {}
+    for x in nodes:  # in rank order, so each component's members are too
+        members.setdefault(part[x], []).append(x)
+        waiting.setdefault(part[x], 0)
+    for better, worse_ones in after.items():
+        for worse in worse_ones:
+            if part[better] != part[worse]:
+                later.setdefault(part[better], []).append(part[worse])
+                waiting[part[worse]] += 1
+    free = [(place[members[c][0]], c) for c in members if waiting[c] == 0]
+    heapq.heapify(free)
+    order = []
+    while free:
+        _place, c = heapq.heappop(free)
+        order += members[c]
+        for d in later.get(c, ()):
+            waiting[d] -= 1
+            if waiting[d] == 0:
+                heapq.heappush(free, (place[members[d][0]], d))
+    return {x: len(order) - n for n, x in enumerate(order)}
+
+
+def _strong_components(nodes, after):
+    """{node: component id} of the directed graph (Kosaraju's two passes, iteratively)."""
+    finished, seen = [], set()
+    for root in nodes:
+        if root in seen:
+            continue
+        seen.add(root)
+        stack = [(root, iter(after.get(root, ())))]
+        while stack:
+            node, rest = stack[-1]
+            for nxt in rest:
+                if nxt not in seen:
+                    seen.add(nxt)
+                    stack.append((nxt, iter(after.get(nxt, ()))))
+                    break
+            else:
+                stack.pop()
+                finished.append(node)
+    before = {}
+    for better, worse_ones in after.items():
+        for worse in worse_ones:
+            before.setdefault(worse, []).append(better)
+    part = {}
+    for root in reversed(finished):
+        if root in part:
+            continue
+        part[root], stack = root, [root]
+        while stack:
+            for prev in before.get(stack.pop(), ()):
+                if prev not in part:
+                    part[prev] = root
+                    stack.append(prev)
+    return part

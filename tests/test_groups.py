@@ -4,7 +4,7 @@ labels continue from one regroup to the next. Runs without Django too (`pytest -
 import random
 import time
 
-from dedup.groups import build_groups, components, label_components, match_groups, regroup
+from dedup.groups import build_groups, components, label_components, match_groups, regroup, source_order
 
 
 def reference_groups(pairs, rank):
@@ -192,3 +192,48 @@ def test_ids_stay_put_while_a_picture_gains_copies_batch_after_batch():
 
         assert list(archive.groups) == [first]
         assert archive.groups[first] == (1, set(range(1, copy + 1)))
+
+
+def test_the_source_of_sources_is_the_proposed_master_whatever_the_keep_best_rank():
+    # 3 is the source of 1, 1 of 2 (an upscale of 1 has the most pixels: keep-best alone picks 2).
+    pairs, edges = [(1, 2), (1, 3), (2, 3)], [(3, 1), (1, 2), (3, 2)]
+    pixels = {1: 5, 2: 9, 3: 1}
+
+    order = source_order([1, 2, 3], edges, pixels.__getitem__)
+
+    assert build_groups(pairs, pixels.__getitem__) == [(2, [1, 2, 3])]
+    assert build_groups(pairs, order.__getitem__) == [(3, [1, 2, 3])]
+
+
+def test_without_suggestions_the_order_is_the_keep_best_rank():
+    ranks = {1: 3, 2: 7, 3: 5}
+
+    order = source_order([1, 2, 3], [], ranks.__getitem__)
+
+    assert sorted(order, key=order.get, reverse=True) == [2, 3, 1]
+
+
+def test_every_group_master_is_what_its_pairs_suggest_on_random_graphs():
+    # Suggestions that follow some hidden order of "made from" (no cycle): every pair between a group's
+    # master and a member suggests the master, so the strip and the pair screen never disagree.
+    rng = random.Random(11)
+    for _trial in range(200):
+        pairs = random_graph(rng, rng.randint(2, 30), rng.randint(1, 50))
+        hidden = {x: rng.random() for x in range(1, 31)}
+        edges = [(a, b) if hidden[a] > hidden[b] else (b, a) for a, b in pairs]
+        suggested = {frozenset(edge): edge[0] for edge in edges}
+        keep_best = {x: rng.randint(0, 5) for x in range(1, 31)}
+
+        order = source_order({x for pair in pairs for x in pair}, edges, keep_best.__getitem__)
+
+        for master, members in build_groups(pairs, order.__getitem__):
+            for member in members:
+                pair = frozenset((master, member))
+                assert member == master or pair not in suggested or suggested[pair] == master
+
+
+def test_suggestions_in_a_cycle_still_give_every_node_a_place():
+    order = source_order([1, 2, 3, 4], [(1, 2), (2, 3), (3, 1), (3, 4)], {1: 0, 2: 2, 3: 1, 4: 9}.__getitem__)
+
+    assert sorted(order.values()) == [1, 2, 3, 4]
+    assert order[2] > order[3] > order[1] > order[4]  # 2 breaks the cycle (best rank), then the edges
