@@ -39,6 +39,7 @@ from django.utils import timezone
 from catalogue.models import ImageFile
 
 from . import groups as core
+from . import policy
 from .models import CandidateGroup, CandidatePair, ComponentMember
 
 LOCK = "mastercopy-regroup"
@@ -141,10 +142,50 @@ def _ranks(images):
     return ranks
 
 
+def _suggested(pair_ids):
+    """(master, other) image ids of each pair: the decided master where a decision made the two records
+    one (the record the other resolves to), else the master the pair screen suggests (dedup.policy)."""
+    edges, images = [], {}
+    for chunk in _chunks(pair_ids):
+        pairs = list(CandidatePair.objects.filter(pk__in=chunk))
+        wanted = {x for pair in pairs for x in (pair.image_a_id, pair.image_b_id)} - set(images)
+        rows = ImageFile.objects.select_related("collection", "record__collection", "fingerprint")
+        for part in _chunks(wanted):
+            images.update((image.pk, image) for image in rows.filter(pk__in=part))
+        for pair in pairs:
+            pair.image_a, pair.image_b = images[pair.image_a_id], images[pair.image_b_id]
+            edge = _decided(pair) or _suggestion(pair)
+            if edge:
+                edges.append(edge)
+    return edges
+
+
+def _decided(pair):
+    a, b = pair.image_a.record, pair.image_b.record
+    if a.pk == b.pk or (a.master_id or a.pk) != (b.master_id or b.pk):
+        return None
+    if a.master_id is None:
+        return (pair.image_a_id, pair.image_b_id)
+    if b.master_id is None:
+        return (pair.image_b_id, pair.image_a_id)
+    return ()  # both superseded by a third: nothing to suggest between them
+
+
+def _suggestion(pair):
+    if policy.suggestion(pair)["side"] == "left":
+        return (pair.image_a_id, pair.image_b_id)
+    return (pair.image_b_id, pair.image_a_id)
+
+
 def _plan(stored):
-    links = [(a, b) for a, b, tier, _group in stored.pairs.values() if tier != _REJECTED]
-    ranks = _ranks({x for link in links for x in link})
-    return core.regroup(links, ranks.__getitem__, stored.groups, stored.labels)
+    """The groups of the stored components: split greedily in the order the pairs' suggestions give
+    (dedup.groups.source_order: the source of sources first), the keep-best rank among the free."""
+    kept = {pk: (a, b) for pk, (a, b, tier, _group) in stored.pairs.items() if tier != _REJECTED}
+    links = list(kept.values())
+    images = {x for link in links for x in link}
+    ranks = _ranks(images)
+    order = core.source_order(images, _suggested(kept), ranks.__getitem__)
+    return core.regroup(links, order.__getitem__, stored.groups, stored.labels)
 
 
 def _write_labels(stored, plan):

@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 
 from catalogue import access
 from catalogue.models import CatalogueRecord, RecordLink
+from dedup import grouping
 from dedup.models import CandidatePair
 
 from . import implied
@@ -170,7 +171,15 @@ def decide_duplicate(
         master.save(update_fields=["metadata", "updated_at"])
     _settle_item(pair, decision)
     implied.after(decision)
+    regroup_after_commit(pair.pk)
     return decision
+
+
+def regroup_after_commit(pair_id):
+    """A duplicate decision (or its undo) changes which image its group proposes as master (the decided
+    master leads, dedup.grouping): regroup the pair's component once the decision is committed, outside
+    the chain lock (a regroup takes its own lock)."""
+    transaction.on_commit(lambda: grouping.regroup_pairs([pair_id]), robust=True)
 
 
 @transaction.atomic(savepoint=False)
@@ -509,6 +518,8 @@ def undo_last(user):
     )
     if last.pair_id:
         _reopen(last, user)
+        if last.kind == Decision.Kind.DUPLICATE:
+            regroup_after_commit(last.pair_id)
     implied.reopen(closed, undo)
     return undo
 

@@ -125,6 +125,8 @@ def _revert_one(decision, supervisor, reason, batch=()):
         _flag_dependent(dependent, decision, supervisor)
     if decision.pair_id:
         _requeue(decision.pair)
+        if decision.kind == Decision.Kind.DUPLICATE:
+            services.regroup_after_commit(decision.pair_id)
     implied.reopen(closed, revert)
     return revert
 

@@ -2,12 +2,16 @@
 them and never offered by the queue; contradicting decisions are flagged; undo and revert reopen what
 they implied. Decisions through HTTP on the pair screen, then the queue."""
 
+import re
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from catalogue.models import RecordLink
+from dedup import grouping
+from dedup.models import CandidateGroup, CandidatePair
 from review import services
 from review.models import Decision, ReviewItem
 from tests.test_groups_queue import image
@@ -252,3 +256,50 @@ def test_closing_implied_pairs_costs_the_same_however_many_other_pairs_wait(clie
     few = queries_of_the_closing_decision("S", 2)
     many = queries_of_the_closing_decision("T", 40)
     assert many == few
+
+
+# --- the group's proposed master ------------------------------------------------------------------
+
+
+def strip_master(client, pair):
+    """The proposed master the pair screen's group strip names, and the side its suggestion badges."""
+    item = ReviewItem.objects.get(pair=pair)
+    page = client.get(reverse("review-item", args=[item.pk])).content.decode()
+    masters = re.findall(r"<span>([\w-]+) · proposed master", page)
+    suggested = re.search(
+        r'<strong>(Left|Right)</strong> ([\w-]+) [^<]*\s*<span class="badge">suggested master', page
+    )
+    return masters, suggested.group(2) if suggested else None
+
+
+def test_the_group_strips_proposed_master_is_the_pairs_suggestion_and_follows_decisions(
+    client_for, collection, django_capture_on_commit_callbacks
+):
+    client = client_for("cataloguer")
+    made = []
+    for g in range(GROUPS):
+        # M has the most pixels: keep-best suggests it over X, and X over Y.
+        m, x, y = (
+            image(collection, f"G{g}-{name}", width=w) for name, w in (("M", 400), ("X", 300), ("Y", 200))
+        )
+        pairs = {
+            "MX": make_pair(m, x, score=0.8),
+            "MY": make_pair(m, y, score=0.8),
+            "XY": make_pair(x, y, score=0.8),
+        }
+        made.append(((m, x, y), pairs))
+    grouping.regroup_pairs([pair.pk for _images, pairs in made for pair in pairs.values()])
+
+    for (m, _x, _y), pairs in made:
+        assert strip_master(client, pairs["MX"]) == ([m.record.catalogue_number], m.record.catalogue_number)
+        assert strip_master(client, pairs["MY"]) == ([m.record.catalogue_number], m.record.catalogue_number)
+
+    for _images, pairs in made:  # the cataloguer keeps X, against the suggestion
+        with django_capture_on_commit_callbacks(execute=True):
+            decide(client, pairs["MX"], "keep-right")
+
+    for (_m, x, _y), pairs in made:
+        number = x.record.catalogue_number
+        assert strip_master(client, pairs["XY"]) == ([number], number)
+        assert CandidatePair.objects.get(pk=pairs["XY"].pk).group.master_id == x.pk
+    assert CandidateGroup.objects.count() == GROUPS
