@@ -303,3 +303,15 @@ def test_the_group_strips_proposed_master_is_the_pairs_suggestion_and_follows_de
         assert strip_master(client, pairs["XY"]) == ([number], number)
         assert CandidatePair.objects.get(pk=pairs["XY"].pk).group.master_id == x.pk
     assert CandidateGroup.objects.count() == GROUPS
+
+
+def test_the_system_decisions_reason_is_in_the_language_of_the_one_who_decided(client_for, collection):
+    client = client_for("cataloguer")
+    client.post(reverse("catalogue-set-language"), {"language": "zh-hant"})
+    (a, _b, c), pairs = picture(collection, "Z")
+    ab, bc = decide(client, pairs["AB"], "keep-left"), decide(client, pairs["BC"], "keep-left")
+
+    reason = ReviewItem.objects.get(pair=pairs["AC"]).decision.reason
+
+    assert reason.startswith(f"{a.record.catalogue_number} 與 {c.record.catalogue_number} 已是同一紀錄：")
+    assert f"決定 {ab.pk} 將" in reason and f"決定 {bc.pk} 將" in reason
