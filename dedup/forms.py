@@ -3,6 +3,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from . import policy as dedup_policy
+from . import sentences
 
 
 class PolicyForm(forms.Form):
@@ -21,7 +22,7 @@ class PolicyForm(forms.Form):
         required=False,
         label=gettext_lazy("Relations that count as the same record"),
         widget=forms.CheckboxSelectMultiple,
-        choices=[(r, r) for r in dedup_policy.RELATIONS],
+        choices=[(r, sentences.RELATION_NAMES.get(r, r)) for r in dedup_policy.RELATIONS],
     )
     phash = forms.IntegerField(min_value=0, max_value=32, label=gettext_lazy("pHash distance"))
     orientation = forms.IntegerField(

@@ -323,6 +323,7 @@ class _Legs:
             f"pair {right_pk}: {right_rel})."
         )
         verdict = _inferred_verdict(relation, sentence, min(left_p, right_p), hub, left_pk, right_pk)
+        verdict.params["from_relations"] = [left_rel, right_rel]
         _apply(pair, verdict, inferred=True)
         return True
 

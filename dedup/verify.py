@@ -712,6 +712,7 @@ def _judge(L: _Side, R: _Side, fmt_changed: bool, m: _Match) -> Verdict:
             changes.append("warmer" if cr - cb > 0 else "cooler")
         if changes:
             labels.append("colour-changed")
+            params["colour_changes"] = changes  # Right against Left, for the sentence in other languages
             colour_note = "colours changed (" + ", ".join(changes) + ")"
 
     # --- local overlay inside the overlap

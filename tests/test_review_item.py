@@ -28,8 +28,12 @@ def test_the_item_screen_explains_the_pair(client_for, collection):
 
     page = response.content.decode()
     assert response.status_code == 200
-    assert "Right is the same picture as Left, resized to 50% and recompressed." in page
-    assert "resized+recompressed" in page
+    # Built from the relation and its parameters, told from the suggested master (Left).
+    assert (
+        "Right is the same picture as Left, re-encoded with different compression, at 0.5× the resolution; "
+        "colours unchanged." in page
+    )
+    assert "resized + recompressed" in page
     # The suggestion: the TIFF at full size is the source (the copy was reduced from it), and a resize is
     # a duplicate.
     assert response.context["suggestion"] == {

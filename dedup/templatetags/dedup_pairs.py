@@ -2,6 +2,7 @@
 
 from django import template
 
+from dedup import sentences
 from dedup.verification import open_problems
 
 register = template.Library()
@@ -12,3 +13,15 @@ def open_problems_of(collection, limit=20):
     """The collection's pairs whose original storage could not open (for administrators)."""
     problems = open_problems(collection)
     return {"problems": problems[:limit], "count": problems.count()}
+
+
+@register.filter
+def relation_name(relation):
+    """A relation ("resized+recompressed") in the reader's language."""
+    return sentences.relation_name(relation)
+
+
+@register.simple_tag
+def pair_sentence(pair, master="left"):
+    """The pair's sentence in the reader's language, told from the suggested master's side."""
+    return sentences.describe(pair, master)

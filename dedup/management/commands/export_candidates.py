@@ -3,7 +3,7 @@ import json
 from django.core.management.base import BaseCommand
 from django.utils import translation
 
-from dedup import policy
+from dedup import policy, sentences
 from dedup.models import CandidatePair
 from mastercopy import spreadsheet
 
@@ -58,7 +58,7 @@ def rows(include_rejected=False):
             "border_distance": pair.border_distance,
             "crop_distance": pair.crop_distance,
             "group": pair.group_id,
-            "explanation": pair.explanation,
+            "explanation": sentences.describe(pair, suggested["side"]),
             "relation_params": json.dumps(pair.relation_params, ensure_ascii=False, sort_keys=True),
             "tier_reason": pair.tier_reason,
             "suggested_master": suggested["side"],
