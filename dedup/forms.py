@@ -52,7 +52,7 @@ class PolicyForm(forms.Form):
         label=gettext_lazy("Precision a band decision needs"),
         help_text=gettext_lazy(
             "accepting the suggested master for a whole score band is allowed only when the lower bound "
-            "of its estimated precision (95% interval) is at least this, e.g. 0.99"
+            "of its estimated precision (a 95 per cent interval) is at least this, e.g. 0.99"
         ),
     )
 

@@ -16,7 +16,13 @@ from catalogue.models import Profile
 LOCALE = settings.BASE_DIR / "locale"
 PASSWORD = "correct horse battery staple"
 # Entries whose translation is the same text: names and figures.
-UNTRANSLATABLE = {"REST API", "Mastercopy", "DPI", "0.75 – 0.90", "0.50 – 0.75", "%(old)s → %(new)s"}
+UNTRANSLATABLE = {
+    "REST API", "Mastercopy", "DPI", "0.75 – 0.90", "0.50 – 0.75", "%(old)s → %(new)s",
+    # the joiners of relation names and of a pair sentence's parts (＋, ，, 。)
+    " + ",
+    ", ",
+    "%(head)s, %(details)s; %(colour)s.",
+}
 HAN = re.compile(r"[\u3400-\u9fff]")
 PLACEHOLDER = re.compile(r"%\(\w+\)[sdf]|%\(\w+\)\.\d+f|\{\{ *\w+ *\}\}")
 
