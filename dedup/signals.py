@@ -767,11 +767,21 @@ BORDER_MIN = 0.01  # ignore trims thinner than 1% of the side
 
 
 def _edge_run(lines: np.ndarray) -> int:
-    """Number of leading lines (axis 0) that are uniform in the colour of the first line."""
+    """Number of leading lines (axis 0) that are uniform in the colour of the first line.
+
+    Lines are compared in growing chunks (4, 8, 16, ...) and the scan stops at the first chunk with a line
+    that differs: most pictures have no border, and comparing all 40% of the lines up front took ~20 ms an
+    image, a quarter of a fingerprint (bench/fingerprint.py). Same answer as comparing them all."""
     depth = max(1, int(len(lines) * 0.4))  # a "border" deeper than 40% is content, not a border
     ref = np.median(lines[0], axis=0).astype(np.int16)
-    close = (np.abs(lines[:depth] - ref) <= BORDER_TOL).all(axis=-1).mean(axis=1) >= BORDER_FILL
-    return depth if close.all() else int(np.argmin(close))
+    start, chunk = 0, 4
+    while start < depth:
+        stop = min(depth, start + chunk)
+        close = (np.abs(lines[start:stop] - ref) <= BORDER_TOL).all(axis=-1).mean(axis=1) >= BORDER_FILL
+        if not close.all():
+            return start + int(np.argmin(close))
+        start, chunk = stop, chunk * 2
+    return depth
 
 
 def find_trim_box(img: Image.Image) -> tuple[float, float, float, float] | None:
