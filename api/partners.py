@@ -1,12 +1,15 @@
-"""The partner mapping export in the API: the supervisors' page view behind token authentication."""
+"""The partner mapping export in the API: the supervisors' page's export (review.exports) behind token
+authentication."""
 
-from django.http import QueryDict
+from django.http import Http404
+from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 
-from review import views_partner
+from catalogue import access
+from review import exports
 
-from .views import _NOT_FOUND, _TABLE, _Export, _query
+from .views import NOT_FOUND, TABLE, Export, query_of
 
 
 class PartnerExportQuery(serializers.Serializer):
@@ -20,14 +23,12 @@ class PartnerExportQuery(serializers.Serializer):
 @extend_schema(
     summary="Partner mapping: each partner record in its own numbers with our master, relation and decision",
     parameters=[PartnerExportQuery],
-    responses={**_TABLE, **_NOT_FOUND},
+    responses={**TABLE, **NOT_FOUND},
 )
-class PartnerExport(_Export):
-    page_view = staticmethod(views_partner.export_partner)
-
+class PartnerExport(Export):
     def get(self, request, pk):
-        django_request = request._request
-        cleaned = QueryDict(mutable=True)
-        cleaned.update({name: str(value) for name, value in _query(PartnerExportQuery, request).items()})
-        django_request.GET = cleaned
-        return self.page_view(django_request, pk)
+        query = query_of(PartnerExportQuery, request)
+        collection = get_object_or_404(access.visible_collections(request.user), pk=pk)
+        if not collection.partner:
+            raise Http404("not a partner collection")
+        return exports.partner_response(request.user, collection, query.get("side"), query.get("format"))

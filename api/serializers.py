@@ -8,8 +8,8 @@ from rest_framework import serializers
 from catalogue import access
 from catalogue.models import CatalogueRecord, Collection, ImageFile, ImportBatch
 from dedup.models import CandidateGroup, CandidatePair
+from review.decisions import MERGE_FIELDS
 from review.models import Decision, ReviewItem
-from review.services import MERGE_FIELDS
 
 # Primary keys are 64-bit; anything larger can name no row.
 MAX_ID = 2**63 - 1

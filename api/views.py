@@ -2,13 +2,14 @@
 
 Every endpoint checks the same permission as the page that shows the same thing (catalogue.roles).
 Decisions go through review.services.review, the review screen's own function, so every rule the
-screen applies (leases, contradictions, approvals) applies here too; downloads and exports are the
-pages' own views, called once the API has authenticated the request and checked the role."""
+screen applies (leases, contradictions, approvals) applies here too; downloads and exports are made by
+the functions the pages use (catalogue.files, dedup.derivatives, review.exports), called once the API
+has authenticated the request and checked the role."""
 
 from django.contrib.auth import authenticate
 from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, Subquery
 from django.db.models.functions import Coalesce
-from django.http import QueryDict
+from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
@@ -22,15 +23,15 @@ from rest_framework.views import APIView
 from rest_framework.viewsets import GenericViewSet
 
 from catalogue import access
-from catalogue import views as catalogue_views
+from catalogue.files import original_response
 from catalogue.models import CatalogueRecord, Collection, ImageFile, ImportBatch
 from catalogue.roles import SUPERVISE
 from dedup import policy as dedup_policy
+from dedup.derivatives import derivative_response
 from dedup.fingerprinting import progress as collection_progress
 from dedup.models import CandidateGroup, CandidatePair
 from mastercopy import auth as login_limits
-from review import approval, services
-from review import views as review_views
+from review import approval, exports, services
 from review import views_supervisor as supervisor_views
 from review.models import Decision, ReviewItem
 
@@ -60,7 +61,7 @@ class FileNegotiation(BaseContentNegotiation):
         return renderers[0], renderers[0].media_type
 
 
-def _query(serializer_class, request):
+def query_of(serializer_class, request):
     query = serializer_class(data=request.query_params)
     query.is_valid(raise_exception=True)
     return query.validated_data
@@ -84,7 +85,7 @@ _UNAUTHORISED = {
     401: OpenApiResponse(s.ErrorSerializer, description="no or invalid credentials"),
     403: OpenApiResponse(s.ErrorSerializer, description="signed in without the role"),
 }
-_NOT_FOUND = {404: OpenApiResponse(s.ErrorSerializer, description="no such object")}
+NOT_FOUND = {404: OpenApiResponse(s.ErrorSerializer, description="no such object")}
 _BINARY = {"image/*": OpenApiTypes.BINARY}
 
 
@@ -95,7 +96,7 @@ _BINARY = {"image/*": OpenApiTypes.BINARY}
     list=extend_schema(summary="Collections", responses={200: s.CollectionSerializer, **_UNAUTHORISED}),
     retrieve=extend_schema(
         summary="A collection with its policy and fingerprinting progress",
-        responses={200: s.CollectionDetailSerializer, **_UNAUTHORISED, **_NOT_FOUND},
+        responses={200: s.CollectionDetailSerializer, **_UNAUTHORISED, **NOT_FOUND},
     ),
     create=extend_schema(
         summary="Create a collection (administrators)",
@@ -137,7 +138,7 @@ class CollectionViewSet(
 
     @extend_schema(
         summary="Fingerprinting progress of a collection",
-        responses={200: s.ProgressSerializer, **_UNAUTHORISED, **_NOT_FOUND},
+        responses={200: s.ProgressSerializer, **_UNAUTHORISED, **NOT_FOUND},
     )
     @action(detail=True)
     def progress(self, request, pk=None):
@@ -152,7 +153,7 @@ class CollectionViewSet(
     ),
     retrieve=extend_schema(
         summary="A record with its images, superseded and related records",
-        responses={200: s.RecordDetailSerializer, **_UNAUTHORISED, **_NOT_FOUND},
+        responses={200: s.RecordDetailSerializer, **_UNAUTHORISED, **NOT_FOUND},
     ),
 )
 class RecordViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, GenericViewSet):
@@ -164,7 +165,7 @@ class RecordViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, GenericVie
         records = records.select_related("master").order_by("pk")
         if self.action == "retrieve":
             return records.prefetch_related("images")
-        query = _query(s.RecordQuery, self.request)
+        query = query_of(s.RecordQuery, self.request)
         if "collection" in query:
             records = records.filter(collection_id=query["collection"])
         if "status" in query:
@@ -188,7 +189,7 @@ class RecordViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, GenericVie
     ),
     retrieve=extend_schema(
         summary="An image file's metadata",
-        responses={200: s.ImageSerializer, **_UNAUTHORISED, **_NOT_FOUND},
+        responses={200: s.ImageSerializer, **_UNAUTHORISED, **NOT_FOUND},
     ),
 )
 class ImageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, GenericViewSet):
@@ -199,7 +200,7 @@ class ImageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, GenericView
         images = _visible(self, ImageFile.objects.all()).order_by("pk")
         if self.action != "list":
             return images
-        query = _query(s.ImageQuery, self.request)
+        query = query_of(s.ImageQuery, self.request)
         for name in ("collection", "record"):
             if name in query:
                 images = images.filter(**{f"{name}_id": query[name]})
@@ -210,28 +211,28 @@ class ImageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, GenericView
 
     @extend_schema(
         summary="Download the original file",
-        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY, **_UNAUTHORISED, **_NOT_FOUND},
+        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY, **_UNAUTHORISED, **NOT_FOUND},
     )
     @action(detail=True, content_negotiation_class=FileNegotiation)
     def original(self, request, pk=None):
-        # The page's view: the same authorisation, content type, file name and caching headers.
-        return catalogue_views.image_original(request._request, pk=self.get_object().pk)
+        # As the page serves it: the same authorisation, content type, file name and caching headers.
+        return original_response(request.user, self.get_object())
 
     @extend_schema(
         summary="Download the preview (about 1600 px wide), as JPEG",
-        responses={(200, "image/jpeg"): OpenApiTypes.BINARY, **_UNAUTHORISED, **_NOT_FOUND},
+        responses={(200, "image/jpeg"): OpenApiTypes.BINARY, **_UNAUTHORISED, **NOT_FOUND},
     )
     @action(detail=True, content_negotiation_class=FileNegotiation)
     def preview(self, request, pk=None):
-        return review_views.image_derivative(request._request, pk=self.get_object().pk, size="preview")
+        return derivative_response(request.user, self.get_object().pk, "preview")
 
     @extend_schema(
         summary="Download the 256 px thumbnail, as JPEG",
-        responses={(200, "image/jpeg"): OpenApiTypes.BINARY, **_UNAUTHORISED, **_NOT_FOUND},
+        responses={(200, "image/jpeg"): OpenApiTypes.BINARY, **_UNAUTHORISED, **NOT_FOUND},
     )
     @action(detail=True, content_negotiation_class=FileNegotiation)
     def thumbnail(self, request, pk=None):
-        return review_views.image_derivative(request._request, pk=self.get_object().pk, size="thumbnail")
+        return derivative_response(request.user, self.get_object().pk, "thumbnail")
 
 
 @extend_schema_view(
@@ -243,7 +244,7 @@ class ImageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, GenericView
     retrieve=extend_schema(
         summary="An import job: counts, per-file results and fingerprinting progress",
         parameters=[s.ImportResultQuery],
-        responses={200: s.ImportDetailSerializer, **_UNAUTHORISED, **_NOT_FOUND},
+        responses={200: s.ImportDetailSerializer, **_UNAUTHORISED, **NOT_FOUND},
     ),
 )
 class ImportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, GenericViewSet):
@@ -255,7 +256,7 @@ class ImportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, GenericVie
         batches = batches.select_related("created_by").order_by("-started_at", "-pk")
         if self.action != "list":
             return batches
-        query = _query(s.ImportQuery, self.request)
+        query = query_of(s.ImportQuery, self.request)
         if "collection" in query:
             batches = batches.filter(collection_id=query["collection"])
         if "source" in query:
@@ -263,7 +264,7 @@ class ImportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, GenericVie
         return batches
 
     def retrieve(self, request, *args, **kwargs):
-        query = _query(s.ImportResultQuery, request)
+        query = query_of(s.ImportResultQuery, request)
         context = {"result_status": query.get("status")}
         return Response(s.ImportDetailSerializer(self.get_object(), context=context).data)
 
@@ -288,7 +289,7 @@ def _with_label(field, label):
         responses={200: s.PairSerializer, **_UNAUTHORISED},
     ),
     retrieve=extend_schema(
-        summary="A candidate pair", responses={200: s.PairSerializer, **_UNAUTHORISED, **_NOT_FOUND}
+        summary="A candidate pair", responses={200: s.PairSerializer, **_UNAUTHORISED, **NOT_FOUND}
     ),
 )
 class PairViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, GenericViewSet):
@@ -304,7 +305,7 @@ class PairViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, GenericViewS
         )
         if self.action != "list":
             return pairs
-        query = _query(s.PairQuery, self.request)
+        query = query_of(s.PairQuery, self.request)
         if "collection" in query:
             pairs = pairs.filter(
                 Q(image_a__collection_id=query["collection"]) | Q(image_b__collection_id=query["collection"])
@@ -333,7 +334,7 @@ class PairViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, GenericViewS
         responses={200: s.GroupSerializer, **_UNAUTHORISED},
     ),
     retrieve=extend_schema(
-        summary="A candidate group", responses={200: s.GroupSerializer, **_UNAUTHORISED, **_NOT_FOUND}
+        summary="A candidate group", responses={200: s.GroupSerializer, **_UNAUTHORISED, **NOT_FOUND}
     ),
 )
 class GroupViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, GenericViewSet):
@@ -351,7 +352,7 @@ class GroupViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, GenericView
         )
         if self.action != "list":
             return groups
-        query = _query(s.GroupQuery, self.request)
+        query = query_of(s.GroupQuery, self.request)
         if "collection" in query:
             groups = groups.filter(master__collection_id=query["collection"])
         return groups
@@ -367,7 +368,7 @@ class GroupViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, GenericView
         responses={200: s.DecisionSerializer, **_UNAUTHORISED},
     ),
     retrieve=extend_schema(
-        summary="A decision", responses={200: s.DecisionSerializer, **_UNAUTHORISED, **_NOT_FOUND}
+        summary="A decision", responses={200: s.DecisionSerializer, **_UNAUTHORISED, **NOT_FOUND}
     ),
     create=extend_schema(
         summary="Decide a review-tier pair, as the review screen does",
@@ -400,7 +401,7 @@ class DecisionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, GenericV
             decisions = decisions.filter(actor=user)
         if self.action != "list":
             return decisions
-        query = _query(s.DecisionQuery, self.request)
+        query = query_of(s.DecisionQuery, self.request)
         if "pair" in query:
             decisions = decisions.filter(pair_id=query["pair"])
         if "collection" in query:
@@ -440,7 +441,7 @@ class DecisionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, GenericV
             201: s.DecisionSerializer,
             409: OpenApiResponse(s.ErrorSerializer, description="refused by the approval rules"),
             **_UNAUTHORISED,
-            **_NOT_FOUND,
+            **NOT_FOUND,
         },
     )
     @action(detail=True, methods=["post"], permission_classes=[CanSupervise])
@@ -454,7 +455,7 @@ class DecisionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, GenericV
             201: s.DecisionSerializer,
             409: OpenApiResponse(s.ErrorSerializer, description="refused by the approval rules"),
             **_UNAUTHORISED,
-            **_NOT_FOUND,
+            **NOT_FOUND,
         },
     )
     @action(detail=True, methods=["post"], permission_classes=[CanSupervise])
@@ -486,49 +487,46 @@ class DecisionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, GenericV
 # --- exports ----------------------------------------------------------------------------------------
 
 
-class _Export(APIView):
-    """An export page's own view, behind the API's authentication and the same permission."""
+class Export(APIView):
+    """An export page's download, made by the same function (review.exports), behind the API's
+    authentication and the same permission."""
 
     permission_classes = [CanSupervise]
     content_negotiation_class = FileNegotiation
-    page_view = None
+    query = s.TableExportQuery
 
     def get(self, request):
-        django_request = request._request
-        django_request.GET = self.cleaned_query(request)
-        return self.page_view(django_request)
-
-    def cleaned_query(self, request):
-        query = _query(s.TableExportQuery, request)
-        cleaned = QueryDict(mutable=True)
-        cleaned.update({name: str(value) for name, value in query.items()})
-        return cleaned
+        query = query_of(self.query, request)
+        collection = None
+        if "collection" in query:
+            collection = get_object_or_404(access.visible_collections(request.user), pk=query["collection"])
+        return self.respond(request.user, collection, query.get("format"))
 
 
-_TABLE = {
+TABLE = {
     (200, "text/csv"): OpenApiTypes.STR,
     (200, "application/json"): OpenApiTypes.OBJECT,
     **_UNAUTHORISED,
-    **_NOT_FOUND,
+    **NOT_FOUND,
 }
 
 
 @extend_schema(
     summary="Mapping export: superseded → master and related links, with who decided and when",
     parameters=[s.TableExportQuery],
-    responses=_TABLE,
+    responses=TABLE,
 )
-class MappingExport(_Export):
-    page_view = staticmethod(supervisor_views.export_mapping)
+class MappingExport(Export):
+    respond = staticmethod(exports.mapping_response)
 
 
 @extend_schema(
     summary="Exact-duplicate report: byte- or pixel-identical copies settled as duplicates",
     parameters=[s.TableExportQuery],
-    responses=_TABLE,
+    responses=TABLE,
 )
-class ExactDuplicatesExport(_Export):
-    page_view = staticmethod(supervisor_views.export_exact)
+class ExactDuplicatesExport(Export):
+    respond = staticmethod(exports.exact_response)
 
 
 @extend_schema(
@@ -536,15 +534,13 @@ class ExactDuplicatesExport(_Export):
     parameters=[s.PremisExportQuery],
     responses={(200, "application/xml"): OpenApiTypes.STR, 400: OpenApiTypes.OBJECT, **_UNAUTHORISED},
 )
-class PremisExport(_Export):
-    page_view = staticmethod(supervisor_views.export_premis)
-
-    def cleaned_query(self, request):
+class PremisExport(Export):
+    def get(self, request):
         # The decision log page's own filter form: an invalid filter is a 400 here, not an empty log.
-        form = supervisor_views.DecisionFilter(request.query_params or None)
+        form, decisions = supervisor_views.filtered_decisions(request.user, request.query_params)
         if form.is_bound and not form.is_valid():
             raise ValidationError(form.errors.get_json_data())
-        return request.query_params
+        return exports.premis_response(decisions)
 
 
 # --- tokens -----------------------------------------------------------------------------------------

@@ -1,7 +1,5 @@
 import logging
-import mimetypes
 import uuid
-from urllib.parse import quote
 
 from django import forms
 from django.conf import settings
@@ -19,16 +17,13 @@ from mastercopy.redirects import redirect_back
 
 from . import access
 from . import manifest as manifest_module
-from .files import serve_stored
+from .files import original_response
 from .middleware import SESSION_KEY
 from .models import CatalogueRecord, Collection, ImageFile, ImportBatch, Profile, UploadJob
 from .roles import IMPORT, VIEW, permission_required
 from .tasks import process_upload
 
 log = logging.getLogger(__name__)
-
-_CONTENT_TYPES = {"JPEG": "image/jpeg", "MPO": "image/jpeg", "JPEG2000": "image/jp2", "TIFF": "image/tiff"}
-
 
 class CollectionForm(forms.ModelForm):
     class Meta:
@@ -226,17 +221,7 @@ def search(request):
 
 @permission_required(VIEW)
 def image_original(request, pk):
-    image = get_object_or_404(ImageFile, pk=pk)
-    access.require(request.user, image.collection_id)
-    content_type = _CONTENT_TYPES.get(image.format) or mimetypes.types_map.get(
-        "." + image.format.lower(), "application/octet-stream"
-    )
-    return serve_stored(
-        image.storage_key,
-        content_type,
-        max_age=3600,
-        disposition=f"inline; filename*=UTF-8''{quote(image.original_filename)}",
-    )
+    return original_response(request.user, get_object_or_404(ImageFile, pk=pk))
 
 
 @require_POST

@@ -9,13 +9,13 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from review import approval, services
+from review import approval, decisions
 from review.models import Decision, ReviewItem
 
 KEY = "updated_version"
 
 
-class VersionError(services.ReviewError):
+class VersionError(decisions.ReviewError):
     """Refused, with the reason said to the user."""
 
 
@@ -30,7 +30,7 @@ def record_updated_version(pair, newer_side, user, comment=""):
         raise VersionError(_("This pair has already been decided; revert that decision first."))
     if item is not None and item.lease_held_by_other(user, timezone.now()):
         raise VersionError(_("Someone else is reviewing this pair."))
-    conflict = services.contradiction(pair, Decision.Kind.DUPLICATE)
+    conflict = decisions.contradiction(pair, Decision.Kind.DUPLICATE)
     if conflict:
         raise VersionError(conflict)
     if approval.reasons(pair, Decision.Kind.DUPLICATE, user):
@@ -53,6 +53,6 @@ def record_updated_version(pair, newer_side, user, comment=""):
             "older_sha256": older.sha256,
         }
     }
-    return services.decide_duplicate(
+    return decisions.decide_duplicate(
         pair, newer.record, actor=user, reason=reason, comment=comment, evidence=evidence
     )

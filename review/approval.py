@@ -16,9 +16,7 @@ have and records the applied decision with ``approves`` pointing at the proposal
 decision of kind decline that corrects the proposal), which sends the pair back to the queue.
 """
 
-from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from catalogue.models import CatalogueRecord
@@ -26,17 +24,17 @@ from catalogue.roles import SUPERVISE
 from dedup import policy
 from dedup.tiers import rights_differences
 
-from . import services
-from .models import Decision, ReviewItem, lock_chain
+from . import decisions
+from .models import Decision, ReviewItem
 
 
-class ApprovalError(services.ReviewError):
+class ApprovalError(decisions.ReviewError):
     """A refused approval or decline, said to the user."""
 
 
 def experience(user):
     """How many of user's decisions took effect: applied directly, or proposed and then approved."""
-    own = Decision.objects.filter(actor=user, automatic=False, kind__in=services.SETTLING)
+    own = Decision.objects.filter(actor=user, automatic=False, kind__in=decisions.SETTLING)
     return own.filter(pending=False, approves__isnull=True).count() + (
         own.filter(pending=True).filter(Exists(Decision.objects.filter(approves=OuterRef("pk")))).count()
     )
@@ -54,7 +52,7 @@ def _rights_differ(a, b):
 
 def reasons(pair, kind, user):
     """Why this decision needs a supervisor's approval under the pair's collections' rules ([] if not)."""
-    if kind not in services.SETTLING:
+    if kind not in decisions.SETTLING:
         return []
     policies = [policy.for_collection(c) for c in {pair.image_a.collection, pair.image_b.collection}]
     rules = {rule for p in policies for rule in p["approval_rules"]}
@@ -77,7 +75,7 @@ def reasons(pair, kind, user):
     return found
 
 
-def propose(item, pair, user, kind, master_side, comment, merge, why):
+def propose(item, pair, user, kind, master_side, comment, merge, why, batch=None):
     """Record the decision as pending and park the item; inside review()'s transaction."""
     master = superseded = None
     if kind == Decision.Kind.DUPLICATE:
@@ -86,28 +84,26 @@ def propose(item, pair, user, kind, master_side, comment, merge, why):
         )
         master, superseded = master_image.record, other.record
     a, b = pair.image_a.record, pair.image_b.record
-    decision = Decision.objects.create(
+    decision = decisions.record(
+        kind,
         pair=pair,
-        kind=kind,
         master=master,
         superseded=superseded if superseded and superseded.pk != getattr(master, "pk", None) else None,
         actor=user,
         pending=True,
         comment=comment,
-        reason=(_("waits for a supervisor's approval: %(why)s") % {"why": "; ".join(why)})[:500],
+        reason=_("waits for a supervisor's approval: %(why)s") % {"why": "; ".join(why)},
         evidence={
-            **services._evidence(pair),
+            **decisions.pair_evidence(pair),
             "master_side": master_side,
             "merge": list(merge),
             "approval_reasons": why,
         },
-        before=services._states(a, b),
-        after=services._states(a, b),
+        before=decisions.record_states(a, b),
+        after=decisions.record_states(a, b),
+        batch=batch,
     )
-    item.status = ReviewItem.Status.PENDING
-    item.decision = decision
-    item.leased_by, item.lease_expires_at = None, None
-    item.save()
+    item.await_approval(decision)
     return decision
 
 
@@ -121,7 +117,7 @@ def is_waiting(decision):
 
 
 def _locked_proposal(pk, supervisor):
-    lock_chain()
+    """Inside a chain_transaction: the chain lock is already the transaction's first lock."""
     proposal = (
         Decision.objects.select_related("pair__image_a__record", "pair__image_b__record", "actor")
         .filter(pk=pk)
@@ -144,13 +140,13 @@ def _proposal_words(proposal):
     }
 
 
-@transaction.atomic
-def approve(pk, supervisor, comment=""):
+@decisions.chain_transaction()
+def approve(pk, supervisor, comment="", batch=None):
     """Apply a waiting proposal as its proposer chose it; returns the applied Decision. Refused if the
     catalogue has since changed so that it would contradict earlier decisions."""
     proposal, item = _locked_proposal(pk, supervisor)
     pair = proposal.pair
-    conflict = services.contradiction(pair, proposal.kind)
+    conflict = decisions.contradiction(pair, proposal.kind)
     if conflict:
         raise ApprovalError(
             _("Cannot approve: %(why)s. Decline it, or decide the pair anew.") % {"why": conflict}
@@ -158,7 +154,7 @@ def approve(pk, supervisor, comment=""):
     reason = _("approves %(kind)s proposed by %(user)s") % _proposal_words(proposal)
     if proposal.kind == Decision.Kind.DUPLICATE:
         master = CatalogueRecord.objects.get(pk=proposal.master_id)
-        decision = services.decide_duplicate(
+        decision = decisions.decide_duplicate(
             pair,
             master,
             actor=supervisor,
@@ -166,39 +162,41 @@ def approve(pk, supervisor, comment=""):
             comment=comment,
             merge=proposal.evidence.get("merge", ()),
             approves=proposal,
+            batch=batch,
         )
     else:
-        decision = services.decide(
-            pair, proposal.kind, actor=supervisor, reason=reason, comment=comment, approves=proposal
+        decision = decisions.decide(
+            pair,
+            proposal.kind,
+            actor=supervisor,
+            reason=reason,
+            comment=comment,
+            approves=proposal,
+            batch=batch,
         )
     return decision
 
 
-@transaction.atomic
-def decline(pk, supervisor, comment=""):
+@decisions.chain_transaction()
+def decline(pk, supervisor, comment="", batch=None):
     """Send a waiting proposal back: recorded as a decline that corrects it; the pair returns to the
     queue for anyone to decide again."""
     proposal, item = _locked_proposal(pk, supervisor)
     a, b = proposal.pair.image_a.record, proposal.pair.image_b.record
-    decision = Decision.objects.create(
+    decision = decisions.record(
+        Decision.Kind.DECLINE,
         pair=proposal.pair,
-        kind=Decision.Kind.DECLINE,
         actor=supervisor,
         corrects=proposal,
         comment=comment,
-        reason=(_("declines %(kind)s proposed by %(user)s") % _proposal_words(proposal))[:500],
+        reason=_("declines %(kind)s proposed by %(user)s") % _proposal_words(proposal),
         evidence={"proposal": proposal.pk},
-        before=services._states(a, b),
-        after=services._states(a, b),
+        before=decisions.record_states(a, b),
+        after=decisions.record_states(a, b),
+        batch=batch,
     )
     if item is not None:
-        ReviewItem.objects.filter(pk=item.pk).update(
-            status=ReviewItem.Status.OPEN,
-            decision=None,
-            leased_by=None,
-            lease_expires_at=None,
-            updated_at=timezone.now(),
-        )
+        item.reopen()
     return decision
 
 

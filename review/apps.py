@@ -3,7 +3,7 @@ from django.utils.translation import gettext_lazy as _
 
 
 def _settle(sender, pair, master_image, reason, **kwargs):
-    from .services import decide_duplicate
+    from .decisions import decide_duplicate
 
     decide_duplicate(pair, master_image.record, automatic=True, reason=reason)
 

@@ -46,7 +46,7 @@ CHAINED_FIELDS = (
 )
 # Fields added to decisions later: covered by the hash only when they differ from their default, so the
 # hashes of decisions recorded before they existed still verify.
-OPTIONAL_CHAINED_FIELDS = {"pending": False, "approves_id": None}
+OPTIONAL_CHAINED_FIELDS = {"pending": False, "approves_id": None, "batch": None}
 MIN_KEY_LENGTH = 32
 
 

@@ -1,16 +1,20 @@
 """Exports for supervisors: the master / superseded / related mapping, exact duplicates per collection,
-and the decision log as PREMIS 3 events. Each yields rows (or XML text) in chunks, so a large log
-streams instead of being built in memory."""
+and the decision log as PREMIS 3 events, and the partner mapping (review.partners). Each yields rows
+(or XML text) in chunks, so a large log streams instead of being built in memory; the *_response
+functions make the downloads the export pages and the API serve alike."""
 
+import json
 from xml.sax.saxutils import escape
 
 from django.db.models import Q
+from django.http import HttpResponse, StreamingHttpResponse
 from django.utils import timezone
 
 from catalogue import access
 from catalogue.models import CatalogueRecord, ImageFile, RecordLink
+from mastercopy import spreadsheet
 
-from . import provenance
+from . import partners, provenance
 from .audit import head
 from .models import Decision
 from .supervision import EXACT_RELATIONS, standing
@@ -271,3 +275,70 @@ def premis_events(decisions=None, chunk=1000):
         if last is None:  # unchained rows (see verify_audit) cannot be paged by sequence
             break
     yield "</premis:premis>\n"
+
+
+# --- downloads ------------------------------------------------------------------------------------
+
+
+def with_audit_head(response):
+    """Every export names the chain's head when it was made (sequence:hash), so a copy kept outside
+    the archive can later be checked with verify_audit --head."""
+    sequence, value = head(Decision.objects)
+    response["X-Mastercopy-Audit-Head"] = f"{sequence}:{value}"
+    return response
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+def table_response(rows, fields, name, fmt):
+    """rows as a JSON download (fmt "json") or a streamed CSV one."""
+    if fmt == "json":
+        response = HttpResponse(
+            json.dumps(list(rows), ensure_ascii=False, indent=1), content_type="application/json"
+        )
+        response["Content-Disposition"] = f'attachment; filename="{name}.json"'
+        return response
+    # Opened in spreadsheets: every text cell is neutralised against formula injection.
+    writer = spreadsheet.DictWriter(_Echo(), fieldnames=fields)
+    lines = (writer.writerow(row) for row in rows)
+    response = StreamingHttpResponse(
+        _with_header(writer.writerow(dict(zip(fields, fields, strict=True))), lines), content_type="text/csv"
+    )
+    response["Content-Disposition"] = f'attachment; filename="{name}.csv"'
+    return response
+
+
+def _with_header(header, lines):
+    yield header
+    yield from lines
+
+
+def mapping_response(user, collection, fmt):
+    """The mapping export of collection (None: all) as user may see it."""
+    rows = mapping_rows(collection, visible=access.visible_ids(user))
+    return with_audit_head(table_response(rows, MAPPING_FIELDS, "mastercopy-mapping", fmt))
+
+
+def exact_response(user, collection, fmt):
+    rows = exact_duplicate_rows(collection, visible=access.visible_ids(user))
+    return with_audit_head(table_response(rows, EXACT_FIELDS, "mastercopy-exact-duplicates", fmt))
+
+
+def premis_response(decisions):
+    response = StreamingHttpResponse(premis_events(decisions), content_type="application/xml")
+    response["Content-Disposition"] = 'attachment; filename="mastercopy-premis-events.xml"'
+    return with_audit_head(response)
+
+
+def partner_response(user, collection, side, fmt):
+    """The partner mapping of a partner collection user may see: per partner record in its numbers
+    (side "partner", the default) or per record of ours (side "ours")."""
+    visible = access.visible_ids(user)
+    if side == "ours":
+        rows, fields, name = partners.our_rows(collection, visible), partners.OUR_FIELDS, "ours"
+    else:
+        rows, fields, name = partners.partner_rows(collection, visible), partners.PARTNER_FIELDS, "partner"
+    return with_audit_head(table_response(rows, fields, f"mastercopy-{name}-mapping-{collection.pk}", fmt))

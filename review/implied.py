@@ -19,7 +19,6 @@ Cost: the record groups involved (their records, found by master), their images'
 standing decisions on those records, all by indexed look-ups; never the whole queue or the whole log.
 """
 
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from catalogue.models import CatalogueRecord, ImageFile
@@ -162,14 +161,8 @@ def _reason(known, found, x, y):
     return _("%(a)s and %(b)s are not related, as already decided: %(facts)s") % words
 
 
-def _record(**fields):
-    return Decision.objects.create(automatic=True, actor=None, before=[], after=[], **fields)
-
-
-def _move(item_pk, **changes):
-    ReviewItem.objects.filter(pk=item_pk).update(
-        **changes, leased_by=None, lease_expires_at=None, updated_at=timezone.now()
-    )
+def _record(kind, **fields):
+    return Decision.objects.record(kind, automatic=True, actor=None, before=[], after=[], **fields)
 
 
 def _close(item, pair, known, found, x, y):
@@ -178,14 +171,14 @@ def _close(item, pair, known, found, x, y):
     if found.kind is None:
         evidence["contradicting"] = {kind: list(because) for kind, because in found.conflict.items()}
         decision = _record(
-            pair_id=pair, kind=Decision.Kind.ESCALATE, flagged=True, reason=reason[:500], evidence=evidence
+            Decision.Kind.ESCALATE, pair_id=pair, flagged=True, reason=reason, evidence=evidence
         )
-        _move(item, status=ReviewItem.Status.ESCALATED)
+        ReviewItem.objects.filter(pk=item).escalate()
         return decision
     kind = _KINDS[found.kind]
     master = known.roots.get(x, x) if kind == Decision.Kind.DUPLICATE else None
-    decision = _record(pair_id=pair, kind=kind, master_id=master, reason=reason[:500], evidence=evidence)
-    _move(item, status=ReviewItem.Status.DECIDED, decision=decision)
+    decision = _record(kind, pair_id=pair, master_id=master, reason=reason, evidence=evidence)
+    ReviewItem.objects.filter(pk=item).settle(decision)
     return decision
 
 
@@ -269,21 +262,16 @@ def reopen(closed, correction):
     pairs = []
     for decision in closed:
         _record(
+            Decision.Kind.REVERT,
             pair_id=decision.pair_id,
-            kind=Decision.Kind.REVERT,
             corrects=decision,
-            reason=(
-                _("decision %(basis)s, which this followed from, was %(how)s by decision %(by)s")
-                % {"basis": correction.corrects_id, "how": correction.get_kind_display(), "by": correction.pk}
-            )[:500],
+            reason=_("decision %(basis)s, which this followed from, was %(how)s by decision %(by)s")
+            % {"basis": correction.corrects_id, "how": correction.get_kind_display(), "by": correction.pk},
             evidence={"because_of": correction.pk},
         )
         pairs.append(decision.pair_id)
         # A contradiction flagged on its strength is reopened too: checked again below.
-        for item in ReviewItem.objects.filter(pair_id=decision.pair_id).exclude(
-            status=ReviewItem.Status.PENDING
-        ):
-            _move(item.pk, status=ReviewItem.Status.OPEN, decision=None)
+        ReviewItem.objects.filter(pair_id=decision.pair_id).exclude(status=ReviewItem.Status.PENDING).reopen()
     if not pairs:
         return []
     return settle_pairs(pairs)

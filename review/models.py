@@ -1,3 +1,6 @@
+import contextvars
+import uuid
+
 from django.conf import settings
 from django.db import connection, models, transaction
 from django.utils import timezone
@@ -22,6 +25,36 @@ def lock_chain():
 
 class AppendOnlyError(Exception):
     pass
+
+
+# Set by Decision.objects.record while it saves: the one way a decision is written.
+_recording = contextvars.ContextVar("review_decision_recording", default=False)
+
+
+class DecisionManager(models.Manager):
+    def record(self, kind, *, reason="", comment="", batch=None, **fields):
+        """Append one decision to the chain and return it: the one way a Decision row is written
+        (review.decisions.record is this). Takes the chain lock (re-entrant: a no-op when the caller's
+        review.decisions.chain_transaction holds it already) and writes the row in the caller's
+        transaction, or in one of its own. fields are the model's (pair or pair_id, actor, master,
+        superseded, automatic, evidence, before, after, effects, corrects, flagged, pending, approves);
+        batch groups the decisions of one action (a UUID or its text). The consequences in the
+        catalogue and the queue are the caller's."""
+        decision = self.model(
+            kind=kind,
+            reason=(reason or "")[:500],
+            comment=comment or "",
+            batch=uuid.UUID(str(batch)) if batch is not None else None,
+            **fields,
+        )
+        with transaction.atomic(savepoint=False):
+            lock_chain()
+            token = _recording.set(True)
+            try:
+                decision.save()
+            finally:
+                _recording.reset(token)
+        return decision
 
 
 class Decision(models.Model):
@@ -74,6 +107,9 @@ class Decision(models.Model):
     approves = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="approvals"
     )
+    # Decisions taken together in one action (a group screen's submit, a band decision) share a batch
+    # id, so the whole action can be undone or reverted as one (review.supervision.revert_batch).
+    batch = models.UUIDField(null=True, blank=True, db_index=True)
     # Set before the insert (not auto_now_add) because the hash covers it.
     created_at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
     # The tamper-evident chain (review.audit): position in the log, the previous decision's hash, and
@@ -83,6 +119,8 @@ class Decision(models.Model):
     prev_hash = models.CharField(max_length=64, blank=True, editable=False)
     hash = models.CharField(max_length=64, blank=True, editable=False, db_index=True)
     key_id = models.CharField(max_length=16, blank=True, editable=False, db_default="")
+
+    objects = DecisionManager()
 
     class Meta:
         ordering = ["created_at", "pk"]
@@ -97,6 +135,8 @@ class Decision(models.Model):
     def save(self, *args, **kwargs):
         if self.pk is not None:
             raise AppendOnlyError("decisions are append-only: record a new decision instead")
+        if not _recording.get():
+            raise AppendOnlyError("decisions are recorded through review.decisions.record only")
         with transaction.atomic(savepoint=False):
             self._chain()
             super().save(*args, **kwargs)
@@ -150,6 +190,59 @@ def write_checkpoint(reason="decision", path=None):
     return line
 
 
+class ReviewItemQuerySet(models.QuerySet):
+    """The queue's transitions, for any number of items at once. These are the only writers of an
+    item's status, lease and skip fields (the instance methods of ReviewItem call them); each runs in
+    the caller's transaction, which a decision's service has opened with the chain lock taken."""
+
+    def _move(self, **changes):
+        return self.update(**changes, updated_at=timezone.now())
+
+    def free_for(self, user, now):
+        return self.filter(
+            models.Q(leased_by__isnull=True) | models.Q(lease_expires_at__lte=now) | models.Q(leased_by=user)
+        )
+
+    def claim(self, user, now, until):
+        """Lease the open or escalated items among these that are free for user, with one conditional
+        UPDATE: of two simultaneous claims exactly one matches the row, so the count says who won."""
+        waiting = self.filter(status__in=[ReviewItem.Status.OPEN, ReviewItem.Status.ESCALATED])
+        return waiting.free_for(user, now).update(leased_by=user, lease_expires_at=until, updated_at=now)
+
+    def release(self):
+        return self.update(leased_by=None, lease_expires_at=None)
+
+    def settle(self, decision):
+        """A settling decision takes the items out of the queue and ends their lease."""
+        return self._move(
+            status=ReviewItem.Status.DECIDED, decision=decision, leased_by=None, lease_expires_at=None
+        )
+
+    def escalate(self):
+        return self._move(status=ReviewItem.Status.ESCALATED, leased_by=None, lease_expires_at=None)
+
+    def await_approval(self, proposal):
+        return self._move(
+            status=ReviewItem.Status.PENDING, decision=proposal, leased_by=None, lease_expires_at=None
+        )
+
+    def skip(self, user, now):
+        return self._move(skipped_by=user, skipped_at=now, leased_by=None, lease_expires_at=None)
+
+    def reopen(self, status=None, lease_to=None, until=None, clear_skip=False):
+        """Back into the queue (open, or the status given), unleased or leased to lease_to until until;
+        clear_skip also forgets who skipped it."""
+        changes = {
+            "status": status or ReviewItem.Status.OPEN,
+            "decision": None,
+            "leased_by": lease_to,
+            "lease_expires_at": until if lease_to is not None else None,
+        }
+        if clear_skip:
+            changes.update(skipped_by=None, skipped_at=None)
+        return self._move(**changes)
+
+
 class ReviewItem(models.Model):
     """A pair's place in the review queue: who holds it, and whether a decision has taken it out.
 
@@ -184,6 +277,8 @@ class ReviewItem(models.Model):
     decision = models.ForeignKey(Decision, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     updated_at = models.DateTimeField(auto_now=True)
 
+    objects = ReviewItemQuerySet.as_manager()
+
     class Meta:
         verbose_name = _("review item")
         verbose_name_plural = _("review items")
@@ -212,8 +307,155 @@ class ReviewItem(models.Model):
             and self.lease_expires_at > now
         )
 
+    @classmethod
+    def for_pair_row(cls, pk, collection, relation, score, priority, decision_id=None):
+        """A new item for a review-tier pair; decided already when a decision settled the pair."""
+        return cls(
+            pair_id=pk,
+            collection_id=collection,
+            relation=relation,
+            score=score,
+            priority=priority,
+            status=cls.Status.DECIDED if decision_id else cls.Status.OPEN,
+            decision_id=decision_id,
+        )
 
-# The re-review models live in review/rereview.py, the queue's counts (kept by database triggers) in
-# review/queue_counts.py; importing them here registers them at start-up.
-from .queue_counts import QueueCount  # noqa: E402, F401
-from .rereview import ReReview, ReReviewItem  # noqa: E402, F401
+    # Transitions of this one item: the queryset's, applied to this row and mirrored on the instance.
+
+    def _mirror(self, transition, *args, **kwargs):
+        getattr(ReviewItem.objects.filter(pk=self.pk), transition)(*args, **kwargs)
+        self.refresh_from_db(
+            fields=["status", "decision", "leased_by", "lease_expires_at", "skipped_by", "skipped_at"]
+        )
+
+    def claim(self, user, now, until):
+        won = bool(ReviewItem.objects.filter(pk=self.pk).claim(user, now, until))
+        self.refresh_from_db(fields=["leased_by", "lease_expires_at"])
+        return won
+
+    def release(self):
+        self._mirror("release")
+
+    def settle(self, decision):
+        self._mirror("settle", decision)
+
+    def escalate(self):
+        self._mirror("escalate")
+
+    def await_approval(self, proposal):
+        self._mirror("await_approval", proposal)
+
+    def skip(self, user, now):
+        self._mirror("skip", user, now)
+
+    def reopen(self, status=None, lease_to=None, until=None, clear_skip=False):
+        self._mirror("reopen", status, lease_to, until, clear_skip)
+
+
+class QueueCount(models.Model):
+    """One cell of the review queue's counts, kept by database triggers (review.queue_counts)."""
+
+    status = models.CharField(max_length=20)
+    # The pair's two collections (image_a's is the item's collection): both must be visible to count.
+    collection_id = models.BigIntegerField()
+    collection_b_id = models.BigIntegerField()
+    relation = models.CharField(max_length=200, blank=True)
+    band = models.CharField(max_length=8)
+    n = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["status", "collection_id", "collection_b_id", "relation", "band"],
+                name="queue_count_cell",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.status} {self.collection_id}/{self.collection_b_id} {self.relation} {self.band}"
+
+
+# --- sample re-review (review.rereview draws the samples) --------------------------------------------
+
+# What a re-reviewer can answer: the three verdicts, as in the first review.
+VERDICTS = (Decision.Kind.DUPLICATE, Decision.Kind.RELATED, Decision.Kind.DISTINCT)
+
+
+class RereviewError(Exception):
+    """A refused re-review action, said to the user."""
+
+
+class ReReview(models.Model):
+    """A random sample of decisions drawn for a second, blind look."""
+
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    # The filters the sample was drawn with (cataloguer, collection, period, size), for the record.
+    filters = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = _("re-review sample")
+        verbose_name_plural = _("re-review samples")
+
+    def __str__(self):
+        return f"re-review sample {self.pk} ({self.created_at:%Y-%m-%d})"
+
+    def get_absolute_url(self):
+        from django.urls import reverse
+
+        return reverse("review-rereview", args=[self.pk])
+
+    def figures(self):
+        done = [item for item in self.items.select_related("decision") if item.kind]
+        agreed = sum(1 for item in done if item.agrees)
+        return {
+            "total": self.items.count(),
+            "done": len(done),
+            "agreed": agreed,
+            "rate": agreed / len(done) if done else None,
+        }
+
+
+class ReReviewItem(models.Model):
+    sample = models.ForeignKey(ReReview, on_delete=models.CASCADE, related_name="items")
+    decision = models.ForeignKey(Decision, on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(max_length=20, choices=Decision.Kind.choices, blank=True)
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    comment = models.TextField(blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["sample", "decision"], name="rereview_item_once_per_sample")
+        ]
+
+    def __str__(self):
+        return f"re-review of decision {self.decision_id} ({self.kind or 'open'})"
+
+    @property
+    def agrees(self):
+        return self.kind == self.decision.kind
+
+    def may_decide(self, user):
+        """Anyone but the person who took the first decision: a second look must be a second person."""
+        return user.pk != self.decision.actor_id
+
+    def record(self, user, kind, comment=""):
+        if kind not in VERDICTS:
+            raise RereviewError(_("Choose duplicate, related or not related."))
+        if not self.may_decide(user):
+            raise RereviewError(_("You took the first decision; someone else must re-review it."))
+        with transaction.atomic():
+            # Conditional update: the first of two simultaneous re-reviewers wins.
+            done = ReReviewItem.objects.filter(pk=self.pk, kind="").update(
+                kind=kind, reviewer=user, comment=comment, decided_at=timezone.now()
+            )
+        if not done:
+            raise RereviewError(_("This item has been re-reviewed already."))
+        self.refresh_from_db()

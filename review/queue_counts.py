@@ -5,35 +5,15 @@ instead of counting a queue of a million items three times per request.
 
 The bands are services.SCORE_BANDS, spelled again in the triggers' SQL (BAND_SQL)."""
 
-from django.db import connection, models, transaction
+from django.db import connection, transaction
 from django.db.models import Sum
+
+from .models import QueueCount
 
 BAND_SQL = (
     "CASE WHEN {score} >= 0.9 THEN 'high' WHEN {score} >= 0.75 THEN 'good' "
     "WHEN {score} >= 0.5 THEN 'fair' ELSE 'weak' END"
 )
-
-
-class QueueCount(models.Model):
-    status = models.CharField(max_length=20)
-    # The pair's two collections (image_a's is the item's collection): both must be visible to count.
-    collection_id = models.BigIntegerField()
-    collection_b_id = models.BigIntegerField()
-    relation = models.CharField(max_length=200, blank=True)
-    band = models.CharField(max_length=8)
-    n = models.BigIntegerField(default=0)
-
-    class Meta:
-        app_label = "review"
-        constraints = [
-            models.UniqueConstraint(
-                fields=["status", "collection_id", "collection_b_id", "relation", "band"],
-                name="queue_count_cell",
-            )
-        ]
-
-    def __str__(self):
-        return f"{self.status} {self.collection_id}/{self.collection_b_id} {self.relation} {self.band}"
 
 
 def cells(ids, statuses):

@@ -2,108 +2,22 @@
 each pair again without seeing the first decision; the disagreements show how reliable the first
 decisions were.
 
-The models live here, registered under the review app (app_label), and are imported by the review
-URLs through views_supervisor."""
+The models (ReReview, ReReviewItem) are in review.models; this module draws and lists the samples."""
 
 import random
 
-from django.conf import settings
 from django.db import models, transaction
-from django.utils import timezone
-from django.utils.translation import gettext_lazy as _
 
 from catalogue import access
 
 from . import supervision
-from .models import Decision
+from .models import VERDICTS, Decision, ReReview, RereviewError, ReReviewItem
+
+__all__ = ["MAX_SAMPLE", "VERDICTS", "ReReview", "ReReviewItem", "RereviewError", "draw", "next_item"]
 
 MAX_SAMPLE = 500
-# What a re-reviewer can answer: the three verdicts, as in the first review.
-VERDICTS = (Decision.Kind.DUPLICATE, Decision.Kind.RELATED, Decision.Kind.DISTINCT)
 # Where an item's collections are (through its decision's pair): both must be visible (catalogue.access).
 ITEM_COLLECTIONS = tuple(f"decision__{field}" for field in access.DECISION_COLLECTIONS)
-
-
-class RereviewError(Exception):
-    """A refused re-review action, said to the user."""
-
-
-class ReReview(models.Model):
-    """A random sample of decisions drawn for a second, blind look."""
-
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    created_at = models.DateTimeField(default=timezone.now)
-    # The filters the sample was drawn with (cataloguer, collection, period, size), for the record.
-    filters = models.JSONField(default=dict, blank=True)
-
-    class Meta:
-        app_label = "review"
-        ordering = ["-created_at", "-pk"]
-        verbose_name = _("re-review sample")
-        verbose_name_plural = _("re-review samples")
-
-    def __str__(self):
-        return f"re-review sample {self.pk} ({self.created_at:%Y-%m-%d})"
-
-    def get_absolute_url(self):
-        from django.urls import reverse
-
-        return reverse("review-rereview", args=[self.pk])
-
-    def figures(self):
-        done = [item for item in self.items.select_related("decision") if item.kind]
-        agreed = sum(1 for item in done if item.agrees)
-        return {
-            "total": self.items.count(),
-            "done": len(done),
-            "agreed": agreed,
-            "rate": agreed / len(done) if done else None,
-        }
-
-
-class ReReviewItem(models.Model):
-    sample = models.ForeignKey(ReReview, on_delete=models.CASCADE, related_name="items")
-    decision = models.ForeignKey(Decision, on_delete=models.PROTECT, related_name="+")
-    kind = models.CharField(max_length=20, choices=Decision.Kind.choices, blank=True)
-    reviewer = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    comment = models.TextField(blank=True)
-    decided_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        app_label = "review"
-        ordering = ["pk"]
-        constraints = [
-            models.UniqueConstraint(fields=["sample", "decision"], name="rereview_item_once_per_sample")
-        ]
-
-    def __str__(self):
-        return f"re-review of decision {self.decision_id} ({self.kind or 'open'})"
-
-    @property
-    def agrees(self):
-        return self.kind == self.decision.kind
-
-    def may_decide(self, user):
-        """Anyone but the person who took the first decision: a second look must be a second person."""
-        return user.pk != self.decision.actor_id
-
-    def record(self, user, kind, comment=""):
-        if kind not in VERDICTS:
-            raise RereviewError(_("Choose duplicate, related or not related."))
-        if not self.may_decide(user):
-            raise RereviewError(_("You took the first decision; someone else must re-review it."))
-        with transaction.atomic():
-            # Conditional update: the first of two simultaneous re-reviewers wins.
-            done = ReReviewItem.objects.filter(pk=self.pk, kind="").update(
-                kind=kind, reviewer=user, comment=comment, decided_at=timezone.now()
-            )
-        if not done:
-            raise RereviewError(_("This item has been re-reviewed already."))
-        self.refresh_from_db()
 
 
 def candidates(cataloguer=None, collection=None, start=None, end=None, visible=None):

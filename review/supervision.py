@@ -1,22 +1,21 @@
 """What a supervisor does with decisions: revert them (one, or a cataloguer's period), see who decided
 what, and export the outcome. Reverts are new decisions, never edits (see review.audit)."""
 
+import uuid
 from collections import Counter, defaultdict
 from datetime import date, timedelta
 
-from django.db import transaction
 from django.db.models import Count, Exists, F, IntegerField, OuterRef, Q, Value
 from django.db.models.functions import Cast, Floor, Least, Trunc, TruncDate
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from catalogue import access
 from catalogue.models import CatalogueRecord
 
-from . import implied, services
-from .models import Decision, ReviewItem, lock_chain
+from . import decisions, implied
+from .models import Decision, ReReviewItem, ReviewItem
 
-REVERTIBLE = services.SETTLING
+REVERTIBLE = decisions.SETTLING
 # Relations that say the two files are the same picture, bit for bit or pixel for pixel.
 EXACT_RELATIONS = ("identical", "pixel-identical")
 
@@ -65,35 +64,28 @@ def _requeue(pair):
             "priority": pair.priority,
         },
     )
-    ReviewItem.objects.filter(pk=item.pk).update(
-        status=ReviewItem.Status.OPEN,
-        decision=None,
-        leased_by=None,
-        lease_expires_at=None,
-        skipped_by=None,
-        skipped_at=None,
-        updated_at=timezone.now(),
-    )
+    item.reopen(clear_skip=True)
 
 
-def _flag_dependent(dependent, reverted, supervisor):
-    Decision.objects.create(
+def _flag_dependent(dependent, reverted, supervisor, batch=None):
+    decisions.record(
+        Decision.Kind.ESCALATE,
         pair=dependent.pair,
-        kind=Decision.Kind.ESCALATE,
         actor=supervisor,
         flagged=True,
-        reason=(
-            _("decision %(dependent)s may rest on decision %(reverted)s, which was reverted")
-            % {"dependent": dependent.pk, "reverted": reverted.pk}
-        )[:500],
+        reason=_("decision %(dependent)s may rest on decision %(reverted)s, which was reverted")
+        % {"dependent": dependent.pk, "reverted": reverted.pk},
         evidence={"depends_on": reverted.pk, "dependent": dependent.pk},
-        before=services._states(dependent.pair.image_a.record, dependent.pair.image_b.record)
+        before=decisions.record_states(dependent.pair.image_a.record, dependent.pair.image_b.record)
         if dependent.pair_id
         else [],
+        batch=batch,
     )
 
 
-def _revert_one(decision, supervisor, reason, batch=()):
+def _revert_one(decision, supervisor, reason, together=(), batch=None):
+    """Revert decision; together: the other decisions reverted in the same action (not flagged as its
+    dependents); batch: the batch id the revert decisions get."""
     if decision.kind not in REVERTIBLE:
         raise SupervisionError(_("Only duplicate, related and not-related decisions can be reverted."))
     if decision.pending:
@@ -104,38 +96,38 @@ def _revert_one(decision, supervisor, reason, batch=()):
         raise SupervisionError(_("This decision has already been undone or reverted."))
     ids = sorted({state["record"] for state in decision.before})
     list(CatalogueRecord.objects.select_for_update().filter(pk__in=ids))
-    current = [services._current(state) for state in decision.before]
+    current = [decisions.current_state(state) for state in decision.before]
     closed = list(implied.citing(decision))
-    services.restore_before(decision)
-    flagged = dependents(decision, exclude=batch)
-    revert = Decision.objects.create(
+    decisions.restore_before(decision)
+    flagged = dependents(decision, exclude=together)
+    revert = decisions.record(
+        Decision.Kind.REVERT,
         pair=decision.pair,
-        kind=Decision.Kind.REVERT,
         actor=supervisor,
         corrects=decision,
-        reason=(reason or _("revert of %(kind)s") % {"kind": decision.get_kind_display()})[:500],
+        reason=reason or _("revert of %(kind)s") % {"kind": decision.get_kind_display()},
         evidence={"dependents": [d.pk for d in flagged]},
         before=current,
-        after=[services._current(state) for state in decision.before],
+        after=[decisions.current_state(state) for state in decision.before],
         effects={"link_removed": decision.effects["link_created"]}
         if decision.effects.get("link_created")
         else {},
+        batch=batch,
     )
     for dependent in flagged:
-        _flag_dependent(dependent, decision, supervisor)
+        _flag_dependent(dependent, decision, supervisor, batch)
     if decision.pair_id:
         _requeue(decision.pair)
         if decision.kind == Decision.Kind.DUPLICATE:
-            services.regroup_after_commit(decision.pair_id)
+            decisions.regroup_after_commit(decision.pair_id)
     implied.reopen(closed, revert)
     return revert
 
 
-@transaction.atomic
+@decisions.chain_transaction()
 def revert(decision, supervisor, reason=""):
     """Revert one decision: its records return exactly to their state before it, its pair returns to
     the queue, and later decisions on the same records are flagged for a supervisor."""
-    lock_chain()
     decision = Decision.objects.select_related("pair__image_a", "pair__image_b").get(pk=decision.pk)
     return _revert_one(decision, supervisor, reason)
 
@@ -153,13 +145,12 @@ def period_decisions(cataloguer, start, end, visible=None):
     return access.within(decisions, visible, *access.DECISION_COLLECTIONS)
 
 
-@transaction.atomic
+@decisions.chain_transaction()
 def revert_period(cataloguer, start, end, supervisor, reason="", visible=None):
     """Revert all of one cataloguer's standing decisions made in [start, end), newest first, so each
     restores the state the one before it left; decisions in the batch are not flagged as dependents.
     visible: the supervisor's collections (catalogue.access.visible_ids); decisions on a pair in any
     other collection are left alone, as the supervisor cannot see them to judge them."""
-    lock_chain()
     batch = list(
         period_decisions(cataloguer, start, end, visible)
         .select_related("pair__image_a", "pair__image_b")
@@ -171,6 +162,70 @@ def revert_period(cataloguer, start, end, supervisor, reason="", visible=None):
         "end": end.isoformat(timespec="minutes"),
     }
     return [_revert_one(decision, supervisor, reason, batch) for decision in batch]
+
+
+def batch_decisions(batch):
+    """The decisions recorded under one batch id, in the order of the chain."""
+    try:
+        batch = uuid.UUID(str(batch))
+    except ValueError:
+        return Decision.objects.none()
+    return Decision.objects.filter(batch=batch).order_by("sequence")
+
+
+@decisions.chain_transaction()
+def revert_batch(batch, supervisor, reason=""):
+    """Revert a whole batch (a group screen's submit, a band decision) in one transaction: every
+    standing applied decision of it, newest first, so the catalogue returns exactly to its state before
+    the batch; proposals of it still waiting for approval are declined. Decisions of the batch are not
+    flagged as each other's dependents; later decisions outside it on the same records are. The
+    reverts and declines share a new batch id of their own. Returns the decisions recorded; refuses a
+    batch with nothing left standing (SupervisionError), so a double submit reverts once."""
+    members = list(
+        batch_decisions(batch).select_related("pair__image_a__record", "pair__image_b__record", "actor")
+    )
+    if not members:
+        raise SupervisionError(_("There is no such batch of decisions."))
+    corrected = set(
+        Decision.objects.filter(corrects__in=[d.pk for d in members]).values_list("corrects_id", flat=True)
+    )
+    approved = set(
+        Decision.objects.filter(approves__in=[d.pk for d in members]).values_list("approves_id", flat=True)
+    )
+    standing_members = [d for d in members if d.pk not in corrected]
+    applied = [d for d in standing_members if d.kind in REVERTIBLE and not d.pending]
+    waiting_members = [d for d in standing_members if d.pending and d.pk not in approved]
+    if not applied and not waiting_members:
+        raise SupervisionError(_("Every decision of this batch has already been undone or reverted."))
+    reason = reason or _("revert of batch %(batch)s") % {"batch": members[0].batch}
+    own = decisions.new_batch()
+    recorded = [
+        _revert_one(decision, supervisor, reason, applied, own)
+        for decision in sorted(applied, key=lambda d: d.sequence, reverse=True)
+    ]
+    for proposal in waiting_members:
+        recorded.append(_withdraw(proposal, supervisor, reason, own))
+    return recorded
+
+
+def _withdraw(proposal, supervisor, reason, batch):
+    """A waiting proposal of a reverted batch is declined (it changed nothing) and its pair reopened."""
+    a, b = proposal.pair.image_a.record, proposal.pair.image_b.record
+    decline = decisions.record(
+        Decision.Kind.DECLINE,
+        pair=proposal.pair,
+        actor=supervisor,
+        corrects=proposal,
+        reason=reason,
+        evidence={"proposal": proposal.pk},
+        before=decisions.record_states(a, b),
+        after=decisions.record_states(a, b),
+        batch=batch,
+    )
+    ReviewItem.objects.filter(pair_id=proposal.pair_id).reopen()
+    return decline
+
+
 
 
 # --- figures ----------------------------------------------------------------------------------------
@@ -246,8 +301,6 @@ def _pairs():
 def _rereview_agreement(decisions):
     """{actor id: (re-reviewed, agreed)}: how often a blind second look reached the same verdict as the
     person's decisions among these."""
-    from .rereview import ReReviewItem  # the re-review models build on this module
-
     counts = defaultdict(lambda: [0, 0])
     answered = ReReviewItem.objects.exclude(kind="").filter(decision__in=decisions.values("pk"))
     for actor, kind, first in answered.values_list("decision__actor_id", "kind", "decision__kind"):

@@ -12,10 +12,10 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from catalogue import access, scripts
-from catalogue.files import serve_stored
 from catalogue.models import Collection
 from catalogue.roles import REVIEW, SUPERVISE, VIEW, permission_required
 from dedup import policy
+from dedup.derivatives import derivative_response
 from dedup.models import Fingerprint
 
 from . import evidence, queue_counts, services
@@ -256,17 +256,7 @@ def undo(request):
 @permission_required(VIEW)
 def image_derivative(request, pk, size):
     """A preview or thumbnail, for signed-in viewers only; originals never go through here."""
-    fingerprint = get_object_or_404(
-        Fingerprint.objects.only("preview_key", "thumbnail_key", "image__collection_id").select_related(
-            "image"
-        ),
-        image_id=pk,
-    )
-    access.require(request.user, fingerprint.image.collection_id)
-    key = fingerprint.preview_key if size == "preview" else fingerprint.thumbnail_key
-    if not key:
-        raise Http404
-    return serve_stored(key, "image/jpeg", max_age=86400)
+    return derivative_response(request.user, pk, size)
 
 
 # --- the item screen ---------------------------------------------------------------------------------
@@ -326,7 +316,7 @@ def _metadata_evidence(left, right):
     with the pair's explanation as supporting evidence."""
     a, b = evidence.description(left.record), evidence.description(right.record)
     found = evidence.agreement(a, b, _file_ids(left), _file_ids(right))
-    return [_evidence_sentence(e) for e in found]
+    return [evidence_sentence(e) for e in found]
 
 
 def _file_ids(image):
@@ -337,7 +327,7 @@ def _file_ids(image):
         return {}
 
 
-def _evidence_sentence(found):
+def evidence_sentence(found):
     if found.code == "number":
         return _("the same catalogue number %(number)s in both collections") % {"number": found.value}
     if found.code == "file-id":

@@ -11,7 +11,7 @@ from dedup.models import CandidatePair
 
 from . import evidence
 from .models import Decision
-from .views import _evidence_sentence
+from .views import evidence_sentence
 
 LIMIT = 500
 
@@ -30,7 +30,7 @@ def same_description(request):
         if frozenset((a.pk, b.pk)) in similar:
             continue
         agreed = evidence.agreement(evidence.description(a), evidence.description(b))
-        why = [_evidence_sentence(e) for e in agreed]
+        why = [evidence_sentence(e) for e in agreed]
         conflicts.append({"a": a, "b": b, "why": why})
     context = {"conflicts": conflicts[:LIMIT], "total": len(conflicts), "limit": LIMIT}
     return render(request, "review/same_description.html", context)

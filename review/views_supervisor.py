@@ -3,7 +3,6 @@ check, exports, calibration (administrators apply its suggestions) and sample re
 under the two-person rules are in views_approval. Every view needs catalogue.supervise, but the
 calibration page (administrators too) and re-review items (any reviewer but the first decider)."""
 
-import json
 from datetime import datetime, time, timedelta
 
 from django import forms
@@ -14,7 +13,6 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.management import CommandError, call_command
 from django.db.models import Exists, OuterRef, Q, Sum
-from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -25,7 +23,6 @@ from catalogue import access
 from catalogue.models import CatalogueRecord, Collection, CollectionCounts, ImageFile
 from catalogue.roles import REVIEW, SUPERVISE, permission_required
 from dedup.models import CandidatePair
-from mastercopy import spreadsheet
 from mastercopy.redirects import redirect_back
 
 from . import approval, calibration, exports, rereview, services, supervision
@@ -163,13 +160,19 @@ def _visible_decisions(user):
     return Decision.objects.filter(pair__isnull=False).exclude(pair__in=hidden_pairs)
 
 
-def _filtered(request):
-    form = DecisionFilter(request.GET or None)
-    form.fields["collection"].queryset = access.visible_collections(request.user)
-    decisions = _visible_decisions(request.user)
+def filtered_decisions(user, params):
+    """The decision log's filter form bound to params (a QueryDict), and the decisions user may see
+    that it selects (all of them while it is unbound or invalid); the pages and the API use it alike."""
+    form = DecisionFilter(params or None)
+    form.fields["collection"].queryset = access.visible_collections(user)
+    decisions = _visible_decisions(user)
     if form.is_bound:
         decisions = form.apply(decisions)
     return form, decisions
+
+
+def _filtered(request):
+    return filtered_decisions(request.user, request.GET)
 
 
 # Figures and charts cover this many days unless a start date is chosen: their cost is the period's
@@ -338,14 +341,6 @@ def audit(request):
     return render(request, "review/supervisor/audit.html", context)
 
 
-def _with_head(response):
-    """Every export names the chain's head when it was made (sequence:hash), so a copy kept outside
-    the archive can later be checked with verify_audit --head."""
-    sequence, value = audit_chain.head(Decision.objects)
-    response["X-Mastercopy-Audit-Head"] = f"{sequence}:{value}"
-    return response
-
-
 class _Capture:
     def __init__(self):
         self.text = ""
@@ -362,53 +357,20 @@ def _collection(request):
     return get_object_or_404(access.visible_collections(request.user), pk=pk) if pk.isdigit() else None
 
 
-class _Echo:
-    def write(self, value):
-        return value
-
-
-def _table(rows, fields, name, fmt):
-    if fmt == "json":
-        response = HttpResponse(
-            json.dumps(list(rows), ensure_ascii=False, indent=1), content_type="application/json"
-        )
-        response["Content-Disposition"] = f'attachment; filename="{name}.json"'
-        return response
-    # Opened in spreadsheets: every text cell is neutralised against formula injection.
-    writer = spreadsheet.DictWriter(_Echo(), fieldnames=fields)
-    lines = (writer.writerow(row) for row in rows)
-    response = StreamingHttpResponse(
-        _with_header(writer.writerow(dict(zip(fields, fields, strict=True))), lines), content_type="text/csv"
-    )
-    response["Content-Disposition"] = f'attachment; filename="{name}.csv"'
-    return response
-
-
-def _with_header(header, lines):
-    yield header
-    yield from lines
-
-
 @permission_required(SUPERVISE)
 def export_mapping(request):
-    rows = exports.mapping_rows(_collection(request), visible=access.visible_ids(request.user))
-    return _with_head(_table(rows, exports.MAPPING_FIELDS, "mastercopy-mapping", request.GET.get("format")))
+    return exports.mapping_response(request.user, _collection(request), request.GET.get("format"))
 
 
 @permission_required(SUPERVISE)
 def export_exact(request):
-    rows = exports.exact_duplicate_rows(_collection(request), visible=access.visible_ids(request.user))
-    return _with_head(
-        _table(rows, exports.EXACT_FIELDS, "mastercopy-exact-duplicates", request.GET.get("format"))
-    )
+    return exports.exact_response(request.user, _collection(request), request.GET.get("format"))
 
 
 @permission_required(SUPERVISE)
 def export_premis(request):
-    _form, queryset = _filtered(request)
-    response = StreamingHttpResponse(exports.premis_events(queryset), content_type="application/xml")
-    response["Content-Disposition"] = 'attachment; filename="mastercopy-premis-events.xml"'
-    return _with_head(response)
+    _form, queryset = filtered_decisions(request.user, request.GET)
+    return exports.premis_response(queryset)
 
 
 @permission_required(SUPERVISE)

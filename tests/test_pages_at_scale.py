@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from catalogue.models import Collection
-from review import services
+from review import decisions, services
 from review.models import Decision, ReviewItem
 from review.rereview import ReReview, ReReviewItem
 from tests.test_audit_chain import make_pairs
@@ -47,7 +47,7 @@ def grow(archive, personas, start):
         services.decide(pairs[1], Decision.Kind.RELATED, actor=cataloguer)
         services.decide(pairs[2], Decision.Kind.DISTINCT, actor=supervisor)
         services.decide(pairs[3], Decision.Kind.ESCALATE, actor=cataloguer)
-        Decision.objects.create(pair=pairs[4], kind=Decision.Kind.DUPLICATE, actor=cataloguer, pending=True)
+        decisions.record(Decision.Kind.DUPLICATE, pair=pairs[4], actor=cataloguer, pending=True)
         made += pairs
     sample = ReReview.objects.create(created_by=supervisor)
     for decision in Decision.objects.filter(kind=Decision.Kind.DISTINCT):

@@ -1,0 +1,298 @@
+"""Recording decisions and their consequences in the catalogue.
+
+``record`` (Decision.objects.record) is the one way a Decision row is written: it takes the chain's
+append lock and saves the row in the caller's transaction (Decision.save refuses any other caller). A
+service that also locks or changes catalogue rows opens its transaction with ``chain_transaction()``,
+which takes the chain lock first, before any row lock, so every such transaction waits in one place and
+in one order.
+
+``decide_duplicate`` and ``decide`` apply a decision to the catalogue and record it; ``contradiction``
+says why a decision would contradict earlier ones; ``restore_before`` puts records back for undo and
+revert. This module builds on review.models and review.implied (the pairs a settling decision closes
+by implication); the queue (review.services), the two-person rules (review.approval) and supervision
+build on it.
+"""
+
+import uuid
+from contextlib import contextmanager
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils.translation import gettext as _
+
+from catalogue.models import CatalogueRecord, RecordLink
+from dedup import grouping
+
+from . import implied
+from .models import Decision, ReviewItem, lock_chain
+
+# Catalogue fields a cataloguer may carry from the superseded record into the master.
+MERGE_FIELDS = ("title", "creator", "date_text", "rights", "credit_line", "source")
+# Kinds that settle a pair; skip and escalate leave it waiting.
+SETTLING = (Decision.Kind.DUPLICATE, Decision.Kind.RELATED, Decision.Kind.DISTINCT)
+DISTANCES = ("phash_distance", "dhash_distance", "orientation_distance", "border_distance", "crop_distance")
+
+
+class ReviewError(Exception):
+    """A request the queue refuses (someone else holds the item, nothing to undo, ...): said to the user."""
+
+
+@contextmanager
+def chain_transaction(savepoint=True):
+    """A transaction that records decisions: the chain lock is its first lock (see lock_chain).
+    Usable as a decorator (``@chain_transaction()``) and as a context manager; savepoint as in
+    transaction.atomic (False: a failure inside fails the whole enclosing transaction)."""
+    with transaction.atomic(savepoint=savepoint):
+        lock_chain()
+        yield
+
+
+def new_batch():
+    """A fresh batch id for decisions taken together in one action."""
+    return uuid.uuid4()
+
+
+# The one way a decision is written: Decision.objects.record(kind, *, reason, comment, batch, **fields).
+record = Decision.objects.record
+
+
+# --- what a decision records ------------------------------------------------------------------------
+
+
+def pair_evidence(pair):
+    """What the decider was shown of the pair: score, tier, relation and the signals' distances."""
+    return {
+        "score": pair.score,
+        "tier": pair.tier,
+        "relation": pair.relation,
+        "relation_params": pair.relation_params,
+        "explanation": pair.explanation,
+        "distances": {name: getattr(pair, name) for name in DISTANCES},
+    }
+
+
+def record_state(record, fields=()):
+    """A record's state as a decision's before/after holds it; fields adds those catalogue fields and
+    where their merged values came from."""
+    state = record.state()
+    if fields:
+        merged = (record.metadata or {}).get("merged_fields", {})
+        state["fields"] = {name: getattr(record, name) for name in fields}
+        state["merged_fields"] = {name: merged.get(name) for name in fields}
+    return state
+
+
+def record_states(*records):
+    return [record_state(r) for r in records if r is not None]
+
+
+def current_state(state):
+    """The state now of the record a recorded state is about, with the same fields."""
+    record = CatalogueRecord.objects.get(pk=state["record"])
+    return record_state(record, tuple(state.get("fields", {})))
+
+
+def comparable(state):
+    return {key: value for key, value in state.items() if key != "merged_fields"}
+
+
+def reference_refusal(record):
+    return _(
+        "%(number)s is in the reference collection %(collection)s, whose records are never superseded by "
+        "another collection's: keep it as the master, or call the pair related."
+    ) % {"number": record.catalogue_number, "collection": record.collection.name}
+
+
+# --- applying a decision ----------------------------------------------------------------------------
+
+
+def merge_fields(master, superseded, fields):
+    """Carry the chosen fields' values from superseded into master; the source of each is kept."""
+    merged = {}
+    record_merges = dict((master.metadata or {}).get("merged_fields", {}))
+    for name in fields:
+        value = getattr(superseded, name)
+        merged[name] = {
+            "value": value,
+            "previous": getattr(master, name),
+            "from_record": superseded.pk,
+            "from_number": superseded.catalogue_number,
+        }
+        setattr(master, name, value)
+        record_merges[name] = dict(merged[name])
+    master.metadata = {**(master.metadata or {}), "merged_fields": record_merges}
+    master.save()
+    return merged
+
+
+@chain_transaction(savepoint=False)
+def decide_duplicate(
+    pair,
+    master_record,
+    *,
+    actor=None,
+    automatic=False,
+    reason="",
+    comment="",
+    merge=(),
+    approves=None,
+    evidence=None,
+    batch=None,
+):
+    """Supersede the other record of the pair by master_record, recording the decision; merge names
+    fields whose values the superseded record gives to the master; evidence adds to what the decision
+    records of the pair (licensing's updated versions say which file replaces which)."""
+    records = {pair.image_a.record, pair.image_b.record}
+    others = [r for r in records if r.pk != master_record.pk]
+    superseded = others[0] if others else None
+    touched = list(CatalogueRecord.objects.select_for_update().filter(pk__in=[r.pk for r in records]))
+    followers = list(CatalogueRecord.objects.filter(master__in=[r.pk for r in others]))
+    fields = [name for name in MERGE_FIELDS if name in merge] if superseded is not None else []
+    target = master_record.resolve()
+    before = [record_state(r, fields if r.pk == target.pk else ()) for r in (*touched, *followers)]
+    if target.pk not in {s["record"] for s in before}:
+        before.append(record_state(target, fields))
+    if superseded is not None and not superseded.resolve().may_be_superseded_by(target):
+        raise ReviewError(reference_refusal(superseded.resolve()))
+    if superseded is not None and superseded.resolve().pk != target.pk:
+        superseded.supersede(master_record)
+    merged = {}
+    if fields:
+        merged = merge_fields(CatalogueRecord.objects.get(pk=target.pk), superseded, fields)
+    now = CatalogueRecord.objects.in_bulk([s["record"] for s in before])
+    after = [record_state(now[s["record"]], fields if s["record"] == target.pk else ()) for s in before]
+    decision = record(
+        Decision.Kind.DUPLICATE,
+        pair=pair,
+        master=master_record,
+        superseded=superseded,
+        actor=actor,
+        automatic=automatic,
+        reason=reason,
+        comment=comment,
+        evidence={**pair_evidence(pair), **(evidence or {})},
+        before=before,
+        after=after,
+        effects={"merged_fields": merged, "master": target.pk} if merged else {},
+        approves=approves,
+        batch=batch,
+    )
+    if merged:
+        # The decision's id exists only now; the record says which decision brought each value.
+        master = CatalogueRecord.objects.get(pk=target.pk)
+        for name in merged:
+            master.metadata["merged_fields"][name]["decision"] = decision.pk
+        master.save(update_fields=["metadata", "updated_at"])
+    ReviewItem.objects.filter(pair=pair).settle(decision)
+    implied.after(decision)
+    regroup_after_commit(pair.pk)
+    return decision
+
+
+def regroup_after_commit(pair_id):
+    """A duplicate decision (or its undo) changes which image its group proposes as master (the decided
+    master leads, dedup.grouping): regroup the pair's component once the decision is committed, outside
+    the chain lock (a regroup takes its own lock)."""
+    transaction.on_commit(lambda: grouping.regroup_pairs([pair_id]), robust=True)
+
+
+@chain_transaction(savepoint=False)
+def decide(pair, kind, *, actor, comment="", reason="", approves=None, batch=None):
+    """related, distinct, skip or escalate: record it; related links the two records both ways."""
+    a, b = pair.image_a.record, pair.image_b.record
+    effects = {}
+    if kind == Decision.Kind.RELATED and a.pk != b.pk:
+        existed = RecordLink.objects.filter(record_a_id=min(a.pk, b.pk), record_b_id=max(a.pk, b.pk)).exists()
+        RecordLink.link(a, b, note=pair.relation)
+        if not existed:
+            effects["link_created"] = sorted((a.pk, b.pk))
+    decision = record(
+        kind,
+        pair=pair,
+        actor=actor,
+        comment=comment,
+        reason=reason,
+        evidence=pair_evidence(pair),
+        before=record_states(a, b),
+        after=record_states(a, b),
+        effects=effects,
+        approves=approves,
+        batch=batch,
+    )
+    if kind in SETTLING:
+        ReviewItem.objects.filter(pair=pair).settle(decision)
+        implied.after(decision)
+    return decision
+
+
+def restore_before(decision):
+    """Put the records a decision touched back in their state from before it (status, master, merged
+    fields) and remove the related link it created. Used by undo and by a supervisor's revert."""
+    for state in decision.before:
+        record = CatalogueRecord.objects.get(pk=state["record"])
+        record.restore(state)
+        if "fields" in state:
+            for name, value in state["fields"].items():
+                setattr(record, name, value)
+            merges = dict((record.metadata or {}).get("merged_fields", {}))
+            for name, entry in state["merged_fields"].items():
+                if entry is None:
+                    merges.pop(name, None)
+                else:
+                    merges[name] = entry
+            record.metadata = {**(record.metadata or {}), "merged_fields": merges}
+            if not merges:
+                record.metadata.pop("merged_fields")
+            record.save()
+    link = decision.effects.get("link_created")
+    if link:
+        RecordLink.objects.filter(record_a_id=link[0], record_b_id=link[1]).delete()
+
+
+# --- contradictions ---------------------------------------------------------------------------------
+
+
+def distinct_decided(a, b):
+    """A standing 'not related' decision between the two records (not undone)."""
+    return (
+        Decision.objects.filter(kind=Decision.Kind.DISTINCT, corrections__isnull=True, pending=False)
+        .filter(
+            Q(pair__image_a__record=a, pair__image_b__record=b)
+            | Q(pair__image_a__record=b, pair__image_b__record=a)
+        )
+        .exists()
+    )
+
+
+def contradiction(pair, kind):
+    """Why this decision contradicts the catalogue's current state, or "" when it does not."""
+    a, b = pair.image_a.record, pair.image_b.record
+    if a.pk == b.pk or kind not in SETTLING:
+        return ""
+    ra, rb = a.resolve(), b.resolve()
+    if kind != Decision.Kind.DUPLICATE and ra.pk == rb.pk:
+        return _("%(a)s and %(b)s are already one record group under master %(m)s") % {
+            "a": a.catalogue_number,
+            "b": b.catalogue_number,
+            "m": ra.catalogue_number,
+        }
+    linked = RecordLink.objects.filter(
+        Q(record_a_id=min(ra.pk, rb.pk), record_b_id=max(ra.pk, rb.pk))
+        | Q(record_a_id=min(a.pk, b.pk), record_b_id=max(a.pk, b.pk))
+    ).exists()
+    if kind == Decision.Kind.DUPLICATE and linked:
+        return _("%(a)s and %(b)s are already linked as related but distinct") % {
+            "a": a.catalogue_number,
+            "b": b.catalogue_number,
+        }
+    if kind == Decision.Kind.DUPLICATE and distinct_decided(a, b):
+        return _("%(a)s and %(b)s were already decided to be not related") % {
+            "a": a.catalogue_number,
+            "b": b.catalogue_number,
+        }
+    if kind == Decision.Kind.DISTINCT and linked:
+        return _("%(a)s and %(b)s are already linked as related") % {
+            "a": a.catalogue_number,
+            "b": b.catalogue_number,
+        }
+    return ""
