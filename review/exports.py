@@ -38,6 +38,8 @@ MAPPING_FIELDS = (
     "decision",
     "decision_kind",
     "automatic",
+    "approved_by",
+    "approved_at",
 )
 EXACT_FIELDS = (
     "collection",
@@ -128,8 +130,7 @@ def _mapping_row(record, relation, target, decision, files):
         "relation": relation,
         "target_number": target.catalogue_number,
         "collection": record.collection.name,
-        "decided_by": _who(decision),
-        "decided_at": decision.created_at.isoformat() if decision else "",
+        **provenance.credit(decision),
         "record_id": record.pk,
         "collection_id": record.collection_id,
         "file": files.get(record.pk, ""),

@@ -25,6 +25,8 @@ PARTNER_FIELDS = (
     "decision_kind",
     "decided_by",
     "decided_at",
+    "approved_by",
+    "approved_at",
 )
 OUR_FIELDS = (
     "our_number",
@@ -36,6 +38,8 @@ OUR_FIELDS = (
     "decision_kind",
     "decided_by",
     "decided_at",
+    "approved_by",
+    "approved_at",
 )
 # The same link seen from the other side.
 INVERSE = {"superseded by": "master of", "master of": "superseded by", "related to": "related to", "": ""}
@@ -92,13 +96,8 @@ def _decisions(partner_collection, visible):
 
 def _decision_fields(decision):
     if decision is None:
-        return {"decision": "", "decision_kind": "", "decided_by": "", "decided_at": ""}
-    return {
-        "decision": decision.pk,
-        "decision_kind": decision.kind,
-        "decided_by": provenance.who(decision),
-        "decided_at": decision.created_at.isoformat(),
-    }
+        return {"decision": "", "decision_kind": "", **provenance.credit(None)}
+    return {"decision": decision.pk, "decision_kind": decision.kind, **provenance.credit(decision)}
 
 
 def partner_rows(partner_collection, visible=None):

@@ -22,7 +22,7 @@ def deciding(decisions):
     decided = {}
     rows = decisions.filter(
         kind__in=[Decision.Kind.DUPLICATE, Decision.Kind.RELATED], pending=False
-    ).select_related("actor", "pair__image_a", "pair__image_b")
+    ).select_related("actor", "approves__actor", "pair__image_a", "pair__image_b")
     for decision in rows.order_by("sequence", "pk").iterator(chunk_size=1000):
         if decision.kind == Decision.Kind.RELATED and decision.pair_id:
             key = frozenset((decision.pair.image_a.record_id, decision.pair.image_b.record_id))
@@ -35,6 +35,22 @@ def deciding(decisions):
             if earlier.get("status") != SUPERSEDED or earlier.get("master") != state.get("master"):
                 decided[state["record"]] = decision
     return decided
+
+
+def credit(decision):
+    """Who decided and when, and who approved it and when: a proposal a two-person rule held is its
+    proposer's decision, made when proposed; the supervisor's approval that applied it is the approval.
+    Empty strings for no decision."""
+    if decision is None:
+        return {"decided_by": "", "decided_at": "", "approved_by": "", "approved_at": ""}
+    proposal = decision.approves if decision.approves_id else None
+    decided = proposal or decision
+    return {
+        "decided_by": who(decided),
+        "decided_at": decided.created_at.isoformat(),
+        "approved_by": who(decision) if proposal else "",
+        "approved_at": decision.created_at.isoformat() if proposal else "",
+    }
 
 
 def who(decision):

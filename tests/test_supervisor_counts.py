@@ -240,3 +240,33 @@ def test_the_partner_export_credits_the_settlement_not_the_later_touch(client_fo
         "cataloguer",
         later.created_at.isoformat(),
     )
+
+
+def test_an_approved_proposal_is_its_proposers_decision_and_the_approval_is_named(
+    client_for, collection, personas
+):
+    from review import approval
+
+    cataloguer, supervisor = personas["cataloguer"], personas["supervisor"]
+    records, pairs = chain(collection, 4, "A")
+    collection.policy = {"approval_rules": ["duplicate"]}
+    collection.save()
+    proposals = []
+    for pair in pairs[:2]:  # two proposals, both approved later
+        services.queue_pair(pair)
+        item = pair.review_item
+        services.claim(item.pk, cataloguer)
+        services.review(item.pk, cataloguer, Decision.Kind.DUPLICATE, master_side="left")
+        proposals.append(Decision.objects.get(pair=pair, pending=True))
+    applied = [approval.approve(p.pk, supervisor) for p in proposals]
+
+    rows = {
+        r["catalogue_number"]: r for r in mapping(client_for("supervisor")) if r["relation"] == "superseded"
+    }
+
+    assert len(rows) == 2
+    for proposal, decision in zip(proposals, applied, strict=True):
+        row = rows[CatalogueRecord.objects.get(pk=decision.superseded_id).catalogue_number]
+        assert (row["decided_by"], row["decided_at"]) == ("cataloguer", proposal.created_at.isoformat())
+        assert (row["approved_by"], row["approved_at"]) == ("supervisor", decision.created_at.isoformat())
+        assert row["decision"] == str(decision.pk)
