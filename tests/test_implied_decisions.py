@@ -315,3 +315,29 @@ def test_the_system_decisions_reason_is_in_the_language_of_the_one_who_decided(c
 
     assert reason.startswith(f"{a.record.catalogue_number} 與 {c.record.catalogue_number} 已是同一紀錄：")
     assert f"決定 {ab.pk} 將" in reason and f"決定 {bc.pk} 將" in reason
+
+
+def test_the_groups_proposed_master_is_the_source_of_sources_not_the_largest_file(client_for, collection):
+    # U is O upscaled 2× (the most pixels), C a downscale of U: keep-best alone would propose U.
+    client = client_for("cataloguer")
+    made = []
+    for g in range(GROUPS):
+        o, u, c = (
+            image(collection, f"O{g}-{name}", width=w) for name, w in (("O", 200), ("U", 400), ("C", 100))
+        )
+        pairs = {
+            "OU": make_pair(
+                o, u, score=0.8, relation="upscaled", source=o, derivation="upscaled", params={"scale": 2}
+            ),
+            "UC": make_pair(u, c, score=0.8, relation="resized", source=u, derivation="downscaled"),
+            "OC": make_pair(o, c, score=0.8, relation="resized"),  # no direction between these two
+        }
+        made.append((o, pairs))
+    grouping.regroup_pairs([pair.pk for _o, pairs in made for pair in pairs.values()])
+
+    for o, pairs in made:
+        number = o.record.catalogue_number
+        assert CandidatePair.objects.get(pk=pairs["OU"].pk).group.master_id == o.pk
+        assert strip_master(client, pairs["OU"]) == ([number], number)
+        assert strip_master(client, pairs["OC"]) == ([number], number)
+    assert CandidateGroup.objects.count() == GROUPS
