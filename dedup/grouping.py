@@ -32,11 +32,12 @@ which also keeps the ids of the groups that come out the same.
 """
 
 from collections import defaultdict
+from types import SimpleNamespace
 
 from django.db import connection, transaction
 from django.utils import timezone
 
-from catalogue.models import ImageFile
+from catalogue.models import CatalogueRecord, Collection, ImageFile
 
 from . import groups as core
 from . import policy
@@ -46,6 +47,7 @@ LOCK = "mastercopy-regroup"
 _CHUNK = 5000  # ids per query: under SQLite's variable limit, and a short IN list for PostgreSQL
 _REJECTED = CandidatePair.Tier.REJECTED
 _MEMBERS = CandidateGroup.members.through
+_PAIR_FIELDS = ("pk", "image_a", "image_b", "tier", "group", "source_side", "derivation")
 
 
 def keep_best_rank(rows):
@@ -73,6 +75,7 @@ class _Stored:
 
     def __init__(self):
         self.images, self.labels, self.pairs, self.groups = set(), {}, {}, {}
+        self.directions = {}  # {pair: (source side, derivation)} of the pairs with a direction
 
     @classmethod
     def around(cls, seeds):
@@ -96,8 +99,9 @@ class _Stored:
     def everything(cls):
         stored = cls()
         stored.labels = dict(ComponentMember.objects.values_list("image", "component").iterator(_CHUNK))
-        rows = CandidatePair.objects.values_list("pk", "image_a", "image_b", "tier", "group")
-        stored.pairs = {pk: row for pk, *row in rows.iterator(_CHUNK)}
+        rows = CandidatePair.objects.values_list(*_PAIR_FIELDS)
+        for pk, a, b, tier, group, side, derivation in rows.iterator(_CHUNK):
+            stored._add_pair(pk, a, b, tier, group, side, derivation)
         stored._add_groups(CandidateGroup.objects.all(), _MEMBERS.objects.all())
         stored.images = set(stored.labels) | {x for a, b, *_ in stored.pairs.values() for x in (a, b)}
         stored.images |= {x for _master, members in stored.groups.values() for x in members}
@@ -109,11 +113,16 @@ class _Stored:
         for chunk in _chunks(images):
             for side in ("image_a__in", "image_b__in"):
                 rows = CandidatePair.objects.filter(**{side: chunk})
-                for pk, a, b, tier, group in rows.values_list("pk", "image_a", "image_b", "tier", "group"):
-                    self.pairs[pk] = (a, b, tier, group)
+                for pk, a, b, tier, group, side, derivation in rows.values_list(*_PAIR_FIELDS):
+                    self._add_pair(pk, a, b, tier, group, side, derivation)
                     if tier != _REJECTED:
                         reached |= {a, b}
         return reached
+
+    def _add_pair(self, pk, a, b, tier, group, side, derivation):
+        self.pairs[pk] = (a, b, tier, group)
+        if side:
+            self.directions[pk] = (side, derivation)
 
     def _read_groups(self, images):
         """Read every group these images are in; returns the groups' images."""
@@ -135,46 +144,116 @@ class _Stored:
             self.groups[pk] = (master, members[pk] | {master})
 
 
-def _ranks(images):
-    ranks, rows = {}, ImageFile.objects.values_list("pk", "width", "height", "size")
-    for chunk in _chunks(images):
-        ranks.update(keep_best_rank(rows.filter(pk__in=chunk)))
-    return ranks
+# What dedup.policy.keep_best_key reads of an image, its record and its fingerprint: a regroup reads
+# these as plain rows in one query (model instances with their joins cost several times more).
+_IMAGE_FIELDS = (
+    "pk",
+    "width",
+    "height",
+    "size",
+    "format",
+    "collection_id",
+    "record_id",
+    "record__master_id",
+    "record__collection_id",
+    "fingerprint__quality",
+)
 
 
-def _suggested(pair_ids):
+def _facts(image_ids):
+    """{image: what the keep-best keys read of it}, from rows: the image's size and format, its
+    collection, its record (master; the descriptive fields only when a rule ranks by richness) and its
+    fingerprint's quality facts."""
+    images = {}
+    for chunk in _chunks(image_ids):
+        for (
+            pk,
+            width,
+            height,
+            size,
+            fmt,
+            collection,
+            record,
+            master,
+            home,
+            quality,
+        ) in ImageFile.objects.filter(pk__in=chunk).values_list(*_IMAGE_FIELDS):
+            images[pk] = SimpleNamespace(
+                pk=pk,
+                width=width,
+                height=height,
+                size=size,
+                format=fmt,
+                collection=collection,
+                record=SimpleNamespace(pk=record, master_id=master, collection=home),
+                fingerprint=SimpleNamespace(quality=quality or {}),
+            )
+    ids = {image.collection for image in images.values()} | {
+        image.record.collection for image in images.values()
+    }
+    collections = Collection.objects.in_bulk(ids)
+    for image in images.values():
+        image.collection, image.record.collection = (
+            collections[image.collection],
+            collections[image.record.collection],
+        )
+    if any("richness" in policy.for_collection(c)["keep_best"] for c in collections.values()):
+        _add_descriptions(images)
+    return images
+
+
+def _add_descriptions(images):
+    by_record = defaultdict(list)
+    for image in images.values():
+        by_record[image.record.pk].append(image)
+    rows = CatalogueRecord.objects.values_list("pk", *policy.RICH_FIELDS, "metadata")
+    for chunk in _chunks(by_record):
+        for pk, *values, metadata in rows.filter(pk__in=chunk):
+            for image in by_record[pk]:
+                image.record.__dict__.update(zip(policy.RICH_FIELDS, values, strict=True), metadata=metadata)
+
+
+def _suggested(pairs, directions, images):
     """(master, other) image ids of each pair: the decided master where a decision made the two records
-    one (the record the other resolves to), else the master the pair screen suggests (dedup.policy)."""
-    edges, images = [], {}
-    for chunk in _chunks(pair_ids):
-        pairs = list(CandidatePair.objects.filter(pk__in=chunk))
-        wanted = {x for pair in pairs for x in (pair.image_a_id, pair.image_b_id)} - set(images)
-        rows = ImageFile.objects.select_related("collection", "record__collection", "fingerprint")
-        for part in _chunks(wanted):
-            images.update((image.pk, image) for image in rows.filter(pk__in=part))
-        for pair in pairs:
-            pair.image_a, pair.image_b = images[pair.image_a_id], images[pair.image_b_id]
-            edge = _decided(pair) or _suggestion(pair)
-            if edge:
-                edges.append(edge)
+    one (the record the other resolves to), else the master the pair screen suggests: what
+    dedup.policy.suggest_master compares, the keep-best keys of the two images under the rule of the
+    left image's collection, with the derivative of a pair with a direction marked as made from the
+    source. Without a direction an image's key is the same in every pair: computed once per rule."""
+    rules, keys, edges = {}, {}, []
+    for pk, (a, b) in pairs.items():
+        side, derivation = directions.get(pk, ("", ""))
+        first, second = images[a], images[b]
+        decided = _decided(first.record, second.record, a, b)
+        if decided is not None:
+            edges += [decided] if decided else []
+            continue
+        collection = first.record.collection
+        if collection.pk not in rules:
+            rules[collection.pk] = policy.for_collection(collection)["keep_best"]
+        rule = rules[collection.pk]
+        if side:
+            source, other = (first, second) if side == "a" else (second, first)
+            derived = {other.pk: (source, (derivation or "").split("+"))}
+            key_a, key_b = (policy.keep_best_key(image, rule, derived) for image in (first, second))
+        else:
+            for image in (first, second):
+                if (image.pk, collection.pk) not in keys:
+                    keys[image.pk, collection.pk] = policy.keep_best_key(image, rule)
+            key_a, key_b = keys[a, collection.pk], keys[b, collection.pk]
+        edges.append((a, b) if key_a >= key_b else (b, a))  # equal keys: the left one, as rank_images
     return edges
 
 
-def _decided(pair):
-    a, b = pair.image_a.record, pair.image_b.record
+def _decided(a, b, image_a, image_b):
+    """The edge a duplicate decision gives between two images' records a and b (the master's image
+    first), () when both are superseded by a third, None when no decision made them one."""
     if a.pk == b.pk or (a.master_id or a.pk) != (b.master_id or b.pk):
         return None
     if a.master_id is None:
-        return (pair.image_a_id, pair.image_b_id)
+        return (image_a, image_b)
     if b.master_id is None:
-        return (pair.image_b_id, pair.image_a_id)
-    return ()  # both superseded by a third: nothing to suggest between them
-
-
-def _suggestion(pair):
-    if policy.suggestion(pair)["side"] == "left":
-        return (pair.image_a_id, pair.image_b_id)
-    return (pair.image_b_id, pair.image_a_id)
+        return (image_b, image_a)
+    return ()
 
 
 def _plan(stored):
@@ -182,9 +261,9 @@ def _plan(stored):
     (dedup.groups.source_order: the source of sources first), the keep-best rank among the free."""
     kept = {pk: (a, b) for pk, (a, b, tier, _group) in stored.pairs.items() if tier != _REJECTED}
     links = list(kept.values())
-    images = {x for link in links for x in link}
-    ranks = _ranks(images)
-    order = core.source_order(images, _suggested(kept), ranks.__getitem__)
+    images = _facts({x for link in links for x in link})
+    ranks = keep_best_rank((x.pk, x.width, x.height, x.size) for x in images.values())
+    order = core.source_order(images, _suggested(kept, stored.directions, images), ranks.__getitem__)
     return core.regroup(links, order.__getitem__, stored.groups, stored.labels)
 
 

@@ -75,7 +75,7 @@ DEFAULTS = {
     "band_precision": 0.99,
 }
 _LOSSLESS = {"TIFF", "PNG", "BMP"}
-_RICH_FIELDS = ("title", "creator", "date_text", "rights", "credit_line", "source")
+RICH_FIELDS = ("title", "creator", "date_text", "rights", "credit_line", "source")
 
 
 def for_collection(collection):
@@ -116,7 +116,7 @@ def pair_limits(collection_a, collection_b):
 
 
 def _richness(record):
-    return sum(1 for name in _RICH_FIELDS if getattr(record, name)) + len(record.metadata or {})
+    return sum(1 for name in RICH_FIELDS if getattr(record, name)) + len(record.metadata or {})
 
 
 def quality_facts(image):
@@ -167,15 +167,19 @@ def rank_images(images, rule, derived=None):
     derived: {image pk: (its source image, [derivations])} for the images verification found made from
     another of them (the "source" criterion puts those last; "resolution" counts an upscale as its source)."""
     derived = derived or {}
-    ordered = sorted(
-        images,
-        key=lambda image: (image.collection.reference, *(_key(image, c, derived) for c in rule)),
-        reverse=True,
-    )
+    ordered = sorted(images, key=lambda image: keep_best_key(image, rule, derived), reverse=True)
     best, runner = ordered[0], ordered[1] if len(ordered) > 1 else None
     if runner is not None and best.collection.reference and not runner.collection.reference:
         return ordered, f"the reference collection's record ({best.collection.name})"
     return ordered, _reason(best, runner, rule, derived)
+
+
+def keep_best_key(image, rule, derived=None):
+    """What rank_images orders by, highest first (equal keys keep their order): a reference collection's
+    image, then the rule's criteria. Without derived it depends on the image alone, so a regroup
+    computes it once per image for every pair without a direction (dedup.grouping)."""
+    derived = derived or {}
+    return (image.collection.reference, *(_key(image, c, derived) for c in rule))
 
 
 def suggestion(pair):
