@@ -3,6 +3,7 @@ per image, painted by the image's IIIF Image service (iiif.views), so a IIIF vie
 already uses deep-zooms the true originals."""
 
 from django.urls import reverse
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from iiif_prezi3 import Manifest, ServiceV3
 
@@ -15,7 +16,9 @@ def _text(value):
 
 
 def _label(value):
-    return {"en": [str(value)]}
+    """A label in the reader's language, tagged as BCP 47 (zh-hant -> zh-Hant) as the spec asks."""
+    language, _sep, script = (get_language() or "en").partition("-")
+    return {language + (f"-{script.title()}" if script else ""): [str(value)]}
 
 
 def _metadata(pairs):

@@ -120,3 +120,18 @@ def test_a_group_with_one_hidden_member_is_not_shown(client_for, collection):
     response = client_for("cataloguer").get(reverse("iiif-manifest-group", args=[group.pk]))
 
     assert response.status_code == 404
+
+
+def test_labels_are_in_the_readers_language_and_say_which(client_for, personas, collection):
+    from catalogue.models import Profile
+
+    group, _pairs = build_group(collection, members=2)
+    Profile.objects.update_or_create(user=personas["cataloguer"], defaults={"language": "zh-hant"})
+    client = client_for("cataloguer")
+    client.cookies["django_language"] = "zh-hant"
+
+    data, _manifest = _load(client.get(reverse("iiif-manifest-group", args=[group.pk])))
+
+    labels = [m["label"] for m in data["items"][0]["metadata"]]
+    assert all(set(label) == {"zh-Hant"} for label in labels), labels
+    assert all(any("\u4e00" <= ch <= "\u9fff" for ch in label["zh-Hant"][0]) for label in labels)
