@@ -9,6 +9,8 @@ against Left; told from Right, every measure is turned around (a scale inverts, 
 side with the border or the colour is the other one).
 """
 
+import re
+
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -78,7 +80,7 @@ def describe(pair, master="left"):
     labels = [label for label in (pair.relation or "").split("+") if label]
     params = pair.relation_params or {}
     if not labels or "different" in labels:
-        return pair.explanation or pair.tier_reason
+        return pair.explanation or tier_reason(pair.tier_reason)
     base = master if master in ("left", "right") else "left"
     names = {"base": side_name(base), "other": side_name(_other(base))}
     try:
@@ -89,10 +91,10 @@ def describe(pair, master="left"):
         if "pixel-identical" in labels:
             return _pixel_identical(pair, labels, params, base, names)
         if any(label in NEEDS and NEEDS[label] not in params for label in labels):
-            return pair.explanation or pair.tier_reason
+            return pair.explanation or tier_reason(pair.tier_reason)
         return _changed(labels, params, base, names)
     except (KeyError, TypeError, ValueError, IndexError, ZeroDivisionError):
-        return pair.explanation or pair.tier_reason  # a row stored before these parameters existed
+        return pair.explanation or tier_reason(pair.tier_reason)  # stored before these parameters
 
 
 def _inferred(params):
@@ -269,3 +271,74 @@ def _changed(labels, params, base, names):
         "details": gettext(", ").join(parts),
         "colour": _colour(labels, params, base, names),
     }
+
+
+# The tier rules' reasons (dedup.tiers, plain Python: stored in English) are made of these fixed pieces,
+# joined by "; " and ", but ", with a few measured ones matched below; shown in the reader's language
+# piece by piece, and any piece not known (a newer or an older wording) as stored.
+REASON_PIECES = {
+    "byte-identical files": _("byte-identical files"),
+    "pixel-identical images": _("pixel-identical images"),
+    "verification found different photographs": _("verification found different photographs"),
+    "the records' rights/licence differ": _("the records' rights/licence differ"),
+    "the records' credit lines differ": _("the records' credit lines differ"),
+    "the collections belong to different owners": _("the collections belong to different owners"),
+    "the records' rights/licence are the same text in another script": _(
+        "the records' rights/licence are the same text in another script"
+    ),
+    "the records' credit lines are the same text in another script": _(
+        "the records' credit lines are the same text in another script"
+    ),
+    "the collections' owners are the same name in another script": _(
+        "the collections' owners are the same name in another script"
+    ),
+    "automatic settling is switched off for this collection": _(
+        "automatic settling is switched off for this collection"
+    ),
+    "both records are in reference collections, which are never superseded": _(
+        "both records are in reference collections, which are never superseded"
+    ),
+    "a person must compare": _("a person must compare"),
+}
+_PROBABLE = re.compile(r"^probable match: (?P<relation>[\w+-]+)$")
+_INFERRED = re.compile(r"^inferred through image (?P<hub>\d+): (?P<rest>.*)$", re.S)
+_AUTO_FROM = re.compile(
+    r"^(?P<relation>[\w+-]+) at score (?P<score>[\d.]+), settled automatically from (?P<start>[\d.]+) "
+    r"on calibration evidence$"
+)
+_CUT_OFF = re.compile(r"^score (?P<score>[\d.]+) below the review cut-off (?P<cut>[\d.]+)$")
+
+
+def tier_reason(text):
+    """A pair's tier reason (CandidatePair.tier_reason) in the reader's language."""
+    if not text:
+        return ""
+    if match := _INFERRED.match(text):
+        return gettext("inferred through image %(hub)s: %(reason)s") % {
+            "hub": match["hub"],
+            "reason": tier_reason(match["rest"]),
+        }
+    parts = re.split(r"(; |, but )", text)
+    return "".join(_reason_piece(piece) for piece in parts)
+
+
+def _reason_piece(piece):
+    if piece == "; ":
+        return gettext("; ")
+    if piece == ", but ":
+        return gettext(", but ")
+    if piece in REASON_PIECES:
+        return str(REASON_PIECES[piece])
+    if match := _PROBABLE.match(piece):
+        name = relation_name(match["relation"]) if match["relation"] != "similar" else gettext("similar")
+        return gettext("probable match: %(relation)s") % {"relation": name}
+    if match := _AUTO_FROM.match(piece):
+        return gettext(
+            "%(relation)s at score %(score)s, settled automatically from %(start)s on calibration evidence"
+        ) % {"relation": relation_name(match["relation"]), "score": match["score"], "start": match["start"]}
+    if match := _CUT_OFF.match(piece):
+        return gettext("score %(score)s below the review cut-off %(cut)s") % {
+            "score": match["score"],
+            "cut": match["cut"],
+        }
+    return piece

@@ -22,6 +22,7 @@ UNTRANSLATABLE = {
     " + ",
     ", ",
     "%(head)s, %(details)s; %(colour)s.",
+    "; ",
 }
 HAN = re.compile(r"[\u3400-\u9fff]")
 PLACEHOLDER = re.compile(r"%\(\w+\)[sdf]|%\(\w+\)\.\d+f|\{\{ *\w+ *\}\}")

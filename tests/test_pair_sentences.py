@@ -151,3 +151,29 @@ def test_export_candidates_explains_in_english(bordered):
     row = next(csv.DictReader(io.StringIO(out.getvalue())))
 
     assert "the same picture as" in row["explanation"] and "white border added" in row["explanation"]
+
+
+def test_the_tier_reason_is_shown_in_the_readers_language(client, personas, collection):
+    base = picture(11)
+    a = add_image(collection, "T-A", encode(base))
+    b = add_image(collection, "T-B", encode(base, quality=60))
+    probable = make_pair(a, b, score=0.8, relation="resized+recompressed")
+    c = add_image(collection, "T-C", encode(base, "PNG"))
+    held = make_pair(
+        a, c, score=1.0, relation="pixel-identical+format-changed", params={"formats": ["JPEG", "PNG"]}
+    )
+    CandidatePair.objects.filter(pk=held.pk).update(
+        tier_reason="pixel-identical images, but the records' credit lines differ; "
+        "the records' rights/licence are the same text in another script"
+    )
+    Profile.objects.update_or_create(user=personas["cataloguer"], defaults={"language": "zh-hant"})
+    client.force_login(personas["cataloguer"])
+
+    pages = [
+        client.get(ReviewItem.objects.get(pair=p).get_absolute_url()).content.decode()
+        for p in (probable, held)
+    ]
+
+    assert "可能相符：尺寸改變＋重新壓縮" in pages[0] and "probable match" not in pages[0]
+    assert "影像像素相同，但兩筆紀錄的鳴謝說明不同；兩筆紀錄的版權／授權是同一文本，僅繁簡不同" in pages[1]
+    assert "credit lines" not in pages[1]

@@ -25,3 +25,9 @@ def relation_name(relation):
 def pair_sentence(pair, master="left"):
     """The pair's sentence in the reader's language, told from the suggested master's side."""
     return sentences.describe(pair, master)
+
+
+@register.filter
+def tier_reason(text):
+    """A pair's tier reason in the reader's language."""
+    return sentences.tier_reason(text)
