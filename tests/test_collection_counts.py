@@ -114,3 +114,22 @@ def test_rebuild_recounts_what_the_triggers_missed(three):
     counts.rebuild()
     assert (counts.of(harbour).records, counts.of(harbour).images) == (4, 12)
     assert (counts.of(mills).records, counts.of(mills).images, counts.of(mills).images_pending) == (7, 9, 0)
+
+
+def test_a_collection_restricted_to_two_of_the_readers_groups_is_counted_once(client_for, personas, three):
+    """Restriction goes through a many-to-many table: a reader in two of the collection's groups must
+    not see its counts doubled (nor the collection listed twice), e.g. 100 records and 100 images, not
+    200 or 10,000."""
+    from django.contrib.auth.models import Group
+
+    harbour, mills, _empty = three
+    add_images(mills, records=93, images_per_record=1, start=5000)  # 100 records, 102 images in all
+    one, two = Group.objects.create(name="Reading room"), Group.objects.create(name="Conservation")
+    personas["cataloguer"].groups.add(one, two)
+    mills.restricted_to.set([one, two])
+    harbour.restricted_to.set([one])
+
+    response = client_for("cataloguer").get(reverse("catalogue-collections"))
+
+    assert listed(response) == {harbour.pk: (4, 12), mills.pk: (100, 102), _empty.pk: (0, 0)}
+    assert response.content.decode().count(f'<tr data-collection="{mills.pk}">') == 1
