@@ -24,7 +24,7 @@ from catalogue.roles import SUPERVISE
 from dedup import policy
 from dedup.tiers import rights_differences
 
-from . import decisions
+from . import decisions, implied
 from .models import Decision, ReviewItem
 
 
@@ -197,6 +197,7 @@ def decline(pk, supervisor, comment="", batch=None):
     )
     if item is not None:
         item.reopen()
+        implied.settle_pairs([proposal.pair_id])  # decided meanwhile by other decisions: closed again
     return decision
 
 

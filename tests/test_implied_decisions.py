@@ -341,3 +341,49 @@ def test_the_groups_proposed_master_is_the_source_of_sources_not_the_largest_fil
         assert strip_master(client, pairs["OU"]) == ([number], number)
         assert strip_master(client, pairs["OC"]) == ([number], number)
     assert CandidateGroup.objects.count() == GROUPS
+
+
+def test_a_declined_proposal_whose_answer_was_decided_meanwhile_is_closed_by_the_system(
+    client_for, collection
+):
+    collection.policy = {**(collection.policy or {}), "approval_rules": ["distinct"]}
+    collection.save()
+    made = pictures(collection)
+    client = client_for("cataloguer")
+    proposals = [decide(client, pairs["AC"], "distinct") for _records, pairs in made]  # wait for approval
+    for _records, pairs in made:
+        decide(client, pairs["AB"], "keep-left")
+        decide(client, pairs["BC"], "keep-left")
+    assert [status(pairs["AC"]) for _r, pairs in made] == ["pending"] * GROUPS
+
+    supervisor = client_for("supervisor")
+    for proposal in proposals:
+        supervisor.post(reverse("review-decline", args=[proposal.pk]))
+
+    for _records, pairs in made:
+        item = ReviewItem.objects.get(pair=pairs["AC"])
+        assert item.status == "decided" and item.decision.automatic and item.decision.kind == "duplicate"
+    assert offered(client_for("cataloguer")) == []
+
+
+def test_decisions_through_the_api_close_implied_pairs_too(client_for, collection, personas):
+    from rest_framework.test import APIClient
+
+    api = APIClient()
+    api.force_authenticate(personas["cataloguer"])
+    made = pictures(collection)
+    assert api.get("/api/pairs/", {"status": "open"}).json()["count"] == 3 * GROUPS
+    for _records, pairs in made:
+        for key in ("AB", "BC"):
+            response = api.post(
+                "/api/decisions/",
+                {"pair": pairs[key].pk, "kind": "duplicate", "master_side": "left"},
+                format="json",
+            )
+            assert response.status_code == 201, response.content
+
+    for _records, pairs in made:
+        listed = api.get("/api/pairs/", {"status": "open"}).json()
+        assert pairs["AC"].pk not in [row["id"] for row in listed["results"]]
+        assert ReviewItem.objects.get(pair=pairs["AC"]).decision.automatic
+    assert api.get("/api/pairs/", {"status": "open"}).json()["count"] == 0
