@@ -197,8 +197,9 @@ def regroup_after_commit(pair_id):
 
 
 @chain_transaction(savepoint=False)
-def decide(pair, kind, *, actor, comment="", reason="", approves=None, batch=None):
-    """related, distinct, skip or escalate: record it; related links the two records both ways."""
+def decide(pair, kind, *, actor, comment="", reason="", approves=None, batch=None, evidence=None):
+    """related, distinct, skip or escalate: record it; related links the two records both ways;
+    evidence adds to what the decision records of the pair."""
     a, b = pair.image_a.record, pair.image_b.record
     effects = {}
     if kind == Decision.Kind.RELATED and a.pk != b.pk:
@@ -212,7 +213,7 @@ def decide(pair, kind, *, actor, comment="", reason="", approves=None, batch=Non
         actor=actor,
         comment=comment,
         reason=reason,
-        evidence=pair_evidence(pair),
+        evidence={**pair_evidence(pair), **(evidence or {})},
         before=record_states(a, b),
         after=record_states(a, b),
         effects=effects,

@@ -25,6 +25,7 @@ from .decisions import (
     current_state,
     decide,
     decide_duplicate,
+    new_batch,
     pair_evidence,
     record,
     record_states,
@@ -259,10 +260,24 @@ def last_decision(user):
 @chain_transaction()
 def undo_last(user):
     """Undo user's own last decision: a new Decision (kind undo, corrects it) that puts back the exact
-    catalogue state from before, provided nothing has changed those records since."""
+    catalogue state from before, provided nothing has changed those records since. When it was one of
+    a batch (a group screen's submit), all of user's decisions of that batch are undone together,
+    newest first, or none. Returns the undo of the last decision."""
     last = last_decision(user)
     if last is None or last.corrections.exists():
         raise ReviewError(_("You have no decision to undo."))
+    if last.batch is None:
+        return _undo(last, user)
+    together = (
+        Decision.objects.filter(batch=last.batch, actor=user, corrections__isnull=True)
+        .exclude(kind__in=[Decision.Kind.UNDO, Decision.Kind.REVERT])
+        .order_by("-sequence")
+    )
+    batch = new_batch()
+    return [_undo(decision, user, batch) for decision in together][0]
+
+
+def _undo(last, user, batch=None):
     if last.pending and last.approvals.exists():
         raise ReviewError(_("A supervisor has approved this decision; ask a supervisor to revert it."))
     # Evaluated (a queryset that is only built locks nothing): the comparison below reads locked rows.
@@ -283,6 +298,7 @@ def undo_last(user):
         reason=_("undo of %(kind)s") % {"kind": last.get_kind_display()},
         before=now_states,
         after=[current_state(s) for s in last.before],
+        batch=batch,
     )
     if last.pair_id:
         _reopen(last, user)

@@ -1,6 +1,6 @@
 from django.urls import path, register_converter
 
-from . import views, views_approval, views_evidence, views_partner
+from . import views, views_approval, views_evidence, views_groups, views_partner
 from . import views_supervisor as supervisor
 
 
@@ -30,7 +30,14 @@ item_urls = [
 image_urls = [
     path("images/<int:pk>/<derivative:size>", views.image_derivative, name="review-image"),
 ]
-urlpatterns = queue_urls + item_urls + image_urls
+# Whole candidate groups: the overview, the group screen (GET shows, POST submits), undo and revert.
+group_urls = [
+    path("groups/", views_groups.overview, name="review-groups"),
+    path("groups/<int:pk>/", views_groups.group, name="review-group"),
+    path("groups/<int:pk>/undo/", views_groups.undo_group, name="review-group-undo"),
+    path("supervisor/batches/revert/", views_groups.revert_batch, name="review-batch-revert"),
+]
+urlpatterns = queue_urls + item_urls + image_urls + group_urls
 
 # Supervisors: the decision log, reverts, figures, charts, the chain check and exports.
 supervisor_urls = [

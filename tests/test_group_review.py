@@ -1,0 +1,323 @@
+"""The group screen's submit (review.groups): one decision per pair under one batch, two-person rules
+per pair, contradictions refused whole, undo and revert of the whole submit; the groups overview."""
+
+import itertools
+import threading
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from catalogue.models import CatalogueRecord, ImageFile, RecordLink
+from dedup.models import CandidateGroup, CandidatePair
+from review import decisions, groups, services, supervision
+from review.models import Decision, ReviewItem
+from tests.test_audit_chain import verify
+
+_numbers = itertools.count(5000)
+
+
+def make_group(collection, size=5, all_pairs=True, score=0.8, relation="resized"):
+    """A candidate group of size images, the first the proposed master, with a review-tier pair between
+    the master and each other member (and between every two members when all_pairs)."""
+    images = []
+    for _ in range(size):
+        n = next(_numbers)
+        record = CatalogueRecord.objects.create(collection=collection, catalogue_number=f"G-{n:05d}")
+        images.append(
+            ImageFile.objects.create(
+                record=record,
+                collection=collection,
+                storage_key=f"originals/none/{n}",
+                original_filename=f"{n}.jpg",
+                source_path=f"{n}.jpg",
+                size=1000 + n,
+                sha256=f"{n:064x}",
+                format="JPEG",
+                width=100,
+                height=100,
+                mode="RGB",
+            )
+        )
+    group = CandidateGroup.objects.create(master=images[0])
+    group.members.set(images)
+    couples = itertools.combinations(images, 2) if all_pairs else ((images[0], other) for other in images[1:])
+    for a, b in couples:
+        a, b = (a, b) if a.pk < b.pk else (b, a)
+        CandidatePair.objects.create(
+            image_a=a,
+            image_b=b,
+            phash_distance=2,
+            dhash_distance=2,
+            score=score,
+            tier="review",
+            relation=relation,
+            priority=score,
+            verified=True,
+            group=group,
+        )
+    services.sync_queue()
+    return group, images
+
+
+def seen(group):
+    return sorted(groups.open_items(group, False).values_list("pair_id", flat=True))
+
+
+def state():
+    records = sorted(CatalogueRecord.objects.values_list("pk", "status", "master_id"))
+    return records, sorted(RecordLink.objects.values_list("record_a_id", "record_b_id"))
+
+
+def test_a_group_submit_with_mixed_answers_records_one_decision_per_pair_under_one_batch(
+    collection, personas
+):
+    group, (m, d1, d2, r, n) = make_group(collection, 5)
+    user = personas["cataloguer"]
+    marks = {d1.pk: "duplicate", d2.pk: "duplicate", r.pk: "related", n.pk: "distinct"}
+
+    batch, recorded, left = groups.submit(group.pk, user, m.pk, marks, seen(group))
+
+    # 10 pairs: m-d1, m-d2, d1-d2 duplicate; m-r, d1-r, d2-r related; m-n, d1-n, d2-n not related;
+    # r-n is not answered by the marks and stays in the queue.
+    kinds = sorted(Decision.objects.filter(batch=batch).values_list("kind", flat=True))
+    closed = Decision.objects.filter(automatic=True).exclude(batch=batch)
+    assert len(kinds) + closed.count() == 9 and left == 1
+    assert {d.batch for d in recorded} == {batch}
+    every = dict(Decision.objects.filter(pair__group=group).values_list("pair_id", "kind"))
+    assert sorted(every.values()) == ["distinct"] * 3 + ["duplicate"] * 3 + ["related"] * 3
+    for image in (d1, d2):
+        image.record.refresh_from_db()
+        assert image.record.status == CatalogueRecord.Status.SUPERSEDED
+        assert image.record.master_id == m.record_id
+    for image in (r, n):
+        image.record.refresh_from_db()
+        assert image.record.status == CatalogueRecord.Status.ACTIVE
+    assert RecordLink.objects.filter(record_a__in=[m.record, r.record]).exists()
+    still_open = ReviewItem.objects.filter(pair__group=group, status=ReviewItem.Status.OPEN)
+    assert list(still_open.values_list("pair__image_a", "pair__image_b")) == [tuple(sorted((r.pk, n.pk)))]
+    assert "intact" in verify()
+
+
+def test_two_person_rules_apply_per_pair(collection, personas):
+    collection.policy = {**(collection.policy or {}), "approval_rules": ["related"]}
+    collection.save()
+    group, (m, d, r) = make_group(collection, 3)
+    user = personas["cataloguer"]
+
+    batch, recorded, _left = groups.submit(
+        group.pk, user, m.pk, {d.pk: "duplicate", r.pk: "related"}, seen(group)
+    )
+
+    by_kind = {(x.kind, x.pending) for x in Decision.objects.filter(batch=batch)}
+    assert (Decision.Kind.DUPLICATE, False) in by_kind and (Decision.Kind.RELATED, True) in by_kind
+    pending = ReviewItem.objects.filter(pair__group=group, status=ReviewItem.Status.PENDING)
+    assert pending.count() == 2  # m-r and d-r wait for a supervisor; nothing linked yet
+    assert not RecordLink.objects.exists()
+
+
+def test_a_contradiction_inside_a_group_is_refused_naming_the_members(collection, personas):
+    group, (m, a, b, c) = make_group(collection, 4)
+    user = personas["cataloguer"]
+    # Earlier: a and b were found not related.
+    pair_ab = CandidatePair.objects.get(
+        image_a=min(a, b, key=lambda i: i.pk), image_b=max(a, b, key=lambda i: i.pk)
+    )
+    decisions.decide(pair_ab, Decision.Kind.DISTINCT, actor=personas["supervisor"])
+    before, chain = state(), Decision.objects.count()
+
+    with pytest.raises(groups.GroupError) as refusal:
+        groups.submit(
+            group.pk, user, m.pk, {a.pk: "duplicate", b.pk: "duplicate", c.pk: "related"}, seen(group)
+        )
+
+    message = str(refusal.value)
+    assert "Nothing was recorded" in message
+    assert a.record.catalogue_number in message and b.record.catalogue_number in message
+    assert state() == before and Decision.objects.count() == chain
+
+
+def test_two_files_of_one_record_marked_apart_are_refused(collection, personas):
+    group, (m, a, b) = make_group(collection, 3)
+    b.record = a.record
+    b.save()
+    before = state()
+
+    with pytest.raises(groups.GroupError, match=a.record.catalogue_number):
+        groups.submit(
+            group.pk, personas["cataloguer"], m.pk, {a.pk: "duplicate", b.pk: "distinct"}, seen(group)
+        )
+    with pytest.raises(groups.GroupError, match="no answer"):
+        groups.submit(group.pk, personas["cataloguer"], m.pk, {a.pk: "duplicate"}, seen(group))
+    assert state() == before and not Decision.objects.exists()
+
+
+def test_a_group_changed_since_it_was_shown_is_refused(collection, personas):
+    group, (m, a, b) = make_group(collection, 3)
+    shown = seen(group)
+    decisions.decide(
+        CandidatePair.objects.filter(group=group).first(), Decision.Kind.RELATED, actor=personas["supervisor"]
+    )
+
+    with pytest.raises(groups.GroupError, match="changed since you opened it"):
+        groups.submit(group.pk, personas["cataloguer"], m.pk, {a.pk: "duplicate", b.pk: "duplicate"}, shown)
+
+
+def test_undo_takes_back_the_whole_submit(collection, personas):
+    group, (m, a, b, c) = make_group(collection, 4)
+    user = personas["cataloguer"]
+    before = state()
+    batch, recorded, _left = groups.submit(
+        group.pk, user, m.pk, {a.pk: "duplicate", b.pk: "duplicate", c.pk: "distinct"}, seen(group)
+    )
+    assert state() != before
+
+    services.undo_last(user)
+
+    assert state() == before
+    undone = Decision.objects.filter(kind=Decision.Kind.UNDO)
+    assert set(undone.values_list("corrects__batch", flat=True)) == {batch}
+    assert undone.count() == len(recorded) and len(set(undone.values_list("batch", flat=True))) == 1
+    assert ReviewItem.objects.filter(pair__group=group).exclude(status=ReviewItem.Status.OPEN).count() == 0
+    assert "intact" in verify()
+
+
+def test_a_supervisor_reverts_the_whole_submit_exactly(collection, personas):
+    group, (m, a, b, c, d) = make_group(collection, 5)
+    before = state()
+    batch, recorded, _left = groups.submit(
+        group.pk,
+        personas["cataloguer"],
+        m.pk,
+        {a.pk: "duplicate", b.pk: "duplicate", c.pk: "related", d.pk: "duplicate"},
+        seen(group),
+    )
+
+    reverts = supervision.revert_batch(batch, personas["supervisor"], reason="wrong master")
+
+    assert state() == before
+    assert len(reverts) == len(recorded)
+    assert set(ReviewItem.objects.filter(pair__group=group).values_list("status", flat=True)) == {"open"}
+    assert "intact" in verify()
+
+
+# --- the pages ---------------------------------------------------------------------------------------
+
+
+def test_the_group_screen_submits_and_says_what_it_recorded(client_for, collection):
+    group, (m, a, b) = make_group(collection, 3)
+    client = client_for("cataloguer")
+    page = client.get(reverse("review-group", args=[group.pk]))
+    assert page.status_code == 200
+    assert a.record.catalogue_number in page.content.decode()
+
+    response = client.post(
+        reverse("review-group", args=[group.pk]),
+        {
+            "master": m.pk,
+            f"mark-{a.pk}": "duplicate",
+            f"mark-{b.pk}": "related",
+            "seen": ",".join(map(str, seen(group))),
+        },
+        follow=True,
+    )
+
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "decisions recorded" in body and "stay in the queue" not in body
+    assert not ReviewItem.objects.filter(pair__group=group).exclude(status=ReviewItem.Status.DECIDED).exists()
+    a.record.refresh_from_db()
+    assert a.record.master_id == m.record_id
+
+
+def test_the_group_screen_shows_a_refusal(client_for, collection):
+    group, (m, a, b) = make_group(collection, 3)
+    client = client_for("cataloguer")
+    response = client.post(
+        reverse("review-group", args=[group.pk]),
+        {"master": m.pk, f"mark-{a.pk}": "duplicate", "seen": ",".join(map(str, seen(group)))},
+        follow=True,
+    )
+    assert "no answer" in response.content.decode()
+    assert not Decision.objects.exists()
+
+
+def test_the_overview_lists_open_groups_easiest_first_at_a_constant_cost(client_for, collection, personas):
+    easy, _ = make_group(collection, 4, score=0.95)
+    hard, _ = make_group(collection, 3, score=0.55)
+    client = client_for("cataloguer")
+    url = reverse("review-groups")
+    client.get(url)
+    with CaptureQueriesContext(connection) as few:
+        page = client.get(url)
+    body = page.content.decode()
+    assert body.index(f'href="{reverse("review-group", args=[easy.pk])}"') < body.index(
+        f'href="{reverse("review-group", args=[hard.pk])}"'
+    )
+    for _ in range(6):
+        make_group(collection, 5, score=0.7)
+    with CaptureQueriesContext(connection) as many:
+        page = client.get(url)
+    assert page.content.decode().count('class="group-row"') == 8
+    assert len(many) == len(few)
+
+
+def test_the_overview_pages_by_keyset_without_repeating_a_group(collection, personas):
+    made = [make_group(collection, 3, score=0.5 + n / 20)[0].pk for n in range(7)]
+    user = personas["cataloguer"]
+    listed, cursor = [], None
+    for _ in range(5):
+        rows, cursor = groups.overview(user, {}, after=cursor, size=3)
+        listed += [row["group"].pk for row in rows]
+        if cursor is None:
+            break
+    assert sorted(listed) == sorted(made) and len(listed) == len(set(listed))
+    assert listed == sorted(made, reverse=True)  # higher score: easier, first
+    rows, _ = groups.overview(user, {"relation": "cropped"})
+    assert rows == []
+
+
+# --- concurrency (PostgreSQL) -----------------------------------------------------------------------
+
+
+def test_two_supervisors_submitting_overlapping_groups_decide_no_pair_twice(
+    on_postgres, transactional_db, collection, personas
+):
+    group, (m, a, b, c, d) = make_group(collection, 5)
+    other = personas["supervisor"]
+    users = [personas["cataloguer"], other]
+    shown = seen(group)
+    marks = [
+        {a.pk: "duplicate", b.pk: "duplicate", c.pk: "duplicate", d.pk: "duplicate"},
+        {a.pk: "duplicate", b.pk: "related", c.pk: "distinct", d.pk: "duplicate"},
+    ]
+    barrier = threading.Barrier(2)
+    results, errors = [None, None], []
+
+    def run(index):
+        try:
+            barrier.wait()
+            results[index] = groups.submit(group.pk, users[index], m.pk, marks[index], shown)
+        except groups.GroupError as refusal:
+            results[index] = refusal
+        except Exception as exc:  # noqa: BLE001 - reported below (a deadlock would be one)
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+
+    assert not errors, errors
+    assert not any(thread.is_alive() for thread in threads)
+    won = [r for r in results if isinstance(r, tuple)]
+    refused = [r for r in results if isinstance(r, groups.GroupError)]
+    assert len(won) == 1 and len(refused) == 1
+    settling = Decision.objects.filter(kind__in=decisions.SETTLING, corrections__isnull=True, pending=False)
+    per_pair = settling.values_list("pair_id", flat=True)
+    assert len(list(per_pair)) == len(set(per_pair))
+    assert "intact" in verify()
