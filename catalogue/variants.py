@@ -38,6 +38,11 @@ skewed               rotated by ``angle`` +/-1.0-2.0 degrees (positive = counter
                      canvas expanded and filled white, like a crooked scan.
 exif-rotated         pixels stored turned, with an EXIF ``orientation`` 6, 8 or 3 that makes viewers (and
                      ``ImageOps.exif_transpose``) show the original upright picture.
+downscaled           Lanczos reduction by ``scale`` in 0.35-0.80, saved as JPEG ``quality`` 85-95.
+upscaled-lanczos     Lanczos enlargement by ``scale`` in 1.2-3.0 (lowered so the long side stays within
+                     8000 px), in the source's family: an upscale, which adds pixels but no detail.
+upscaled-bicubic     the same with bicubic interpolation.
+upscaled-sharpened   bicubic, then an unsharp mask (radius 2, 120%, threshold 2), as editors "enhance".
 ==================== =========================================================================================
 
 Output formats.  Kinds without a format in the table above keep the source's family, so that the variant
@@ -69,7 +74,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageEnhance, ImageFont, ImageOps, features
+from PIL import Image, ImageDraw, ImageEnhance, ImageFilter, ImageFont, ImageOps, features
 
 __all__ = ['KINDS', 'Variant', 'describe', 'make_variant', 'make_variants']
 
@@ -77,6 +82,7 @@ KINDS = (
     'identical', 'metadata-stripped', 'pixel-identical-png', 'format-tiff', 'resized', 'recompressed',
     'format-changed', 'colour-changed', 'greyscale', 'rotated-90', 'rotated-180', 'rotated-270', 'mirrored',
     'cropped', 'bordered', 'caption-strip', 'watermark', 'skewed', 'exif-rotated',
+    'downscaled', 'upscaled-lanczos', 'upscaled-bicubic', 'upscaled-sharpened',
 )
 
 # Parameter ranges, shared by the generators and describe() so the two cannot drift apart.
@@ -96,6 +102,9 @@ CAPTION_HEIGHT = (0.08, 0.12)
 WATERMARK_OPACITY = (0.25, 0.50)
 WATERMARK_SIZE = {'centre': (0.08, 0.15), 'bottom-right': (0.04, 0.08), 'top-left': (0.04, 0.08)}
 SKEW_ANGLE = (1.0, 2.0)
+UPSCALE = (1.2, 3.0)
+UPSCALE_MAX_LONG = 8000   # an upscale's long side stays within this (the scale is lowered to fit)
+SHARPEN = {'radius': 2.0, 'percent': 120, 'threshold': 2}
 EXIF_ORIENTATIONS = (6, 8, 3)
 
 # Quality for kinds whose spec fixes no format: high enough that the transformation, not the codec,
@@ -337,6 +346,30 @@ def _resized(src, rng, p):
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
     out = src.flat.resize(size, Image.Resampling.LANCZOS)
     return _encode(out, 'JPEG', quality=quality), 'JPEG', f'-{scale:.2f}'
+
+
+def _downscaled(src, rng, p):
+    scale = p.get('scale', lambda: round(rng.uniform(*RESIZE_DOWN), 2))
+    quality = p.get('quality', lambda: rng.randint(*RESIZE_QUALITY))
+    w, h = src.flat.size
+    out = src.flat.resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.Resampling.LANCZOS)
+    return _encode(out, 'JPEG', quality=quality), 'JPEG', f'-{scale:.2f}'
+
+
+def _upscaled(method: str):
+    def generate(src, rng, p):
+        w, h = src.flat.size
+        top = max(1.0, min(UPSCALE[1], UPSCALE_MAX_LONG / max(w, h)))
+        scale = p.get('scale', lambda: round(rng.uniform(min(UPSCALE[0], top), top), 2))
+        size = (max(1, round(w * scale)), max(1, round(h * scale)))
+        resample = Image.Resampling.LANCZOS if method == 'lanczos' else Image.Resampling.BICUBIC
+        out = src.flat.resize(size, resample)
+        if method == 'sharpened':
+            out = out.filter(ImageFilter.UnsharpMask(**SHARPEN))
+        fmt, kwargs = _family(src)
+        return _encode(out, fmt, **kwargs), fmt, f'-{scale:.2f}'
+
+    return generate
 
 
 def _recompressed(src, rng, p):
@@ -664,6 +697,10 @@ _GENERATORS: dict[str, Callable] = {
     'watermark': _watermark,
     'skewed': _skewed,
     'exif-rotated': _exif_rotated,
+    'downscaled': _downscaled,
+    'upscaled-lanczos': _upscaled('lanczos'),
+    'upscaled-bicubic': _upscaled('bicubic'),
+    'upscaled-sharpened': _upscaled('sharpened'),
 }
 
 
@@ -698,4 +735,10 @@ _DESCRIPTIONS = {
     'skewed': f'rotated by {_r(SKEW_ANGLE, ".1f")} degrees either way on an expanded white canvas '
               '(a crooked scan)',
     'exif-rotated': 'pixels stored turned with an EXIF Orientation (6, 8 or 3) that displays them upright',
+    'downscaled': f'Lanczos reduction to {_r(RESIZE_DOWN)}, '
+                  f'JPEG quality {RESIZE_QUALITY[0]}-{RESIZE_QUALITY[1]}',
+    'upscaled-lanczos': f'Lanczos upscale by {_r(UPSCALE)} (long side at most {UPSCALE_MAX_LONG})',
+    'upscaled-bicubic': f'bicubic upscale by {_r(UPSCALE)} (long side at most {UPSCALE_MAX_LONG})',
+    'upscaled-sharpened': f'bicubic upscale by {_r(UPSCALE)}, then an unsharp mask (radius '
+                          f'{SHARPEN["radius"]}, {SHARPEN["percent"]}%)',
 }
