@@ -1,6 +1,6 @@
 """Accuracy of the whole pipeline on real photos and archive-style variants, against a plain pHash baseline.
 
-Run:  .venv/bin/python bench/accuracy.py [--originals 40] [--distractors 120] [--keep]
+Run:  .venv/bin/python bench/accuracy.py [--full | --originals 24 --distractors 60] [--keep]
 
 Corpus: from ../shared/data/photos, `--originals` photos (a mix of sources; UKBench objects bring
 their other shots along as hard negatives) each get one variant of every kind below, made by
@@ -9,13 +9,20 @@ added unchanged, among them whole UKBench groups (different shots of one object)
 which must stay apart. The real pipeline then runs through the commands, on a scratch data dir
 (SQLite, local files): import_collection -> find_duplicates -> export_candidates.
 
+Each variant is stored, at random, in a folder imported before or after its original (a/ or z/ around
+m/), so the original is Left in about half of its pairs and Right in the others: direction and labels
+are measured both ways round.
+
 Printed: per-variant recall (the variant paired with its original, in any tier), review-queue
 precision (pairs in the review tier that are two copies of one photograph), false automatic merges
 (pairs settled automatically whose files are neither byte-identical nor pixel-identical after EXIF
 orientation, checked on the files),
 whether every byte- or pixel-identical copy was settled automatically, crop-label accuracy, the
-pipeline's seconds; and the same recall/precision for a plain pHash <= 10 baseline (imagehash on each
-file as stored) in the same run. The last line is a one-line summary; exit 0 only if every goal holds.
+pipeline's seconds; per kind, the share of (original, variant) pairs whose suggested master (the
+export's suggested_master, i.e. dedup.policy.suggestion) is the original, and the share whose relation
+has the kind's label (and, for crops, borders and caption strips, none of the other two); and the
+same recall/precision for a plain pHash <= 10 baseline (imagehash on each file as stored) in the same
+run. The last line is a one-line summary; exit 0 only if every goal holds.
 """
 
 import argparse
@@ -56,8 +63,49 @@ HIGH_RECALL = (
     "exif-rotated",
 )
 EXACT = ("identical", "metadata-stripped", "pixel-identical-png", "format-tiff")
-KINDS = EXACT + HIGH_RECALL + ("cropped",)
+# One-way changes: the original is the source, and the suggested master must be the original
+# (>= 99% over these kinds, no kind below 97%).
+UPSCALES = ("upscaled-lanczos", "upscaled-bicubic", "upscaled-sharpened")
+DIRECTED = (
+    "resized",
+    "downscaled",
+    *UPSCALES,
+    "recompressed",
+    "greyscale",
+    "cropped",
+    "bordered",
+    "caption-strip",
+    "skewed",
+)
+KINDS = EXACT + HIGH_RECALL + ("cropped", "downscaled", *UPSCALES)
 SEP = "__"
+# The label each kind must carry (the variant's parameters decide for resized and recompressed).
+_LABEL = {
+    "identical": "identical",
+    "metadata-stripped": "pixel-identical",
+    "pixel-identical-png": "pixel-identical",
+    "format-tiff": "pixel-identical",
+    "format-changed": "format-changed",
+    "colour-changed": "colour-changed",
+    "greyscale": "greyscale",
+    "rotated-90": "rotated",
+    "mirrored": "mirrored",
+    "bordered": "bordered",
+    "skewed": "skewed",
+    "caption-strip": "overlay",
+    "cropped": "cropped",
+    "downscaled": "resized",
+    **{kind: "upscaled" for kind in UPSCALES},
+}
+FRAMES = {"cropped", "bordered", "overlay"}  # crop, border and caption strip must be told apart
+
+
+def expected_label(kind, params, source_format):
+    if kind == "resized":
+        return "upscaled" if params.get("scale", 1) > 1 else "resized"
+    if kind == "recompressed":
+        return "recompressed" if source_format == "JPEG" else "format-changed"
+    return _LABEL.get(kind)
 
 
 def build_corpus(root, originals, distractors, seed):
@@ -77,16 +125,27 @@ def build_corpus(root, originals, distractors, seed):
         elif len(extra) < distractors:
             extra.extend(members)
     truth = {}
+    (root / "m").mkdir()
+    (root / "a").mkdir()
+    (root / "z").mkdir()
     for name in chosen + extra:
-        (root / name).write_bytes((PHOTOS / name).read_bytes())
-        truth[name] = (name, "original")
+        (root / "m" / name).write_bytes((PHOTOS / name).read_bytes())
+        truth[f"m/{name}"] = (f"m/{name}", "original", {}, None)
     for name in chosen:
+        with Image.open(PHOTOS / name) as image:
+            source_format = image.format
         for kind in KINDS:
             params = {"area": round(rng.uniform(0.70, 0.72), 3)} if kind == "cropped" else {}
             variant = make_variant(PHOTOS / name, kind, rng=random.Random(rng.random()), **params)
-            filename = f"{Path(name).stem}{SEP}{kind}{Path(variant.filename).suffix}"
+            folder = rng.choice("az")  # imported before or after its original
+            filename = f"{folder}/{Path(name).stem}{SEP}{kind}{Path(variant.filename).suffix}"
             (root / filename).write_bytes(variant.data)
-            truth[filename] = (name, kind)
+            truth[filename] = (
+                f"m/{name}",
+                kind,
+                variant.params,
+                expected_label(kind, variant.params, source_format),
+            )
     return truth
 
 
@@ -139,13 +198,16 @@ def score_pipeline(root, truth, rows):
     found = {}
     for row in rows:
         found[frozenset((row["left"], row["right"]))] = row
-    recall, labels = {}, []
+    recall, labels, master, label_ok = {}, [], {}, {}
     for kind in KINDS:
-        variants = [f for f, (_, k) in truth.items() if k == kind]
-        hits = [found.get(frozenset((f, truth[f][0]))) for f in variants]
-        recall[kind] = sum(1 for h in hits if h) / len(variants)
+        variants = [f for f, t in truth.items() if t[1] == kind]
+        hits = [(f, found.get(frozenset((f, truth[f][0])))) for f in variants]
+        hits_found = [(f, h) for f, h in hits if h]
+        recall[kind] = len(hits_found) / len(variants)
         if kind == "cropped":
-            labels = [h for h in hits if h]
+            labels = [h for _, h in hits_found]
+        master[kind] = _share([_master_is_original(truth, f, h) for f, h in hits_found])
+        label_ok[kind] = _share([_label_right(truth[f][3], h["relation"]) for f, h in hits_found])
     review = [r for r in rows if r["tier"] == "review"]
     auto = [r for r in rows if r["tier"] == "auto"]
     # An automatic merge is false unless the two files really are the same bytes or the same pixels after
@@ -153,11 +215,30 @@ def score_pipeline(root, truth, rows):
     false_auto = [r for r in auto if not truly_exact(root, r["left"], r["right"])]
     exact_settled = all(
         found.get(frozenset((f, truth[f][0])), {}).get("tier") == "auto"
-        for f, (_, k) in truth.items()
-        if k in EXACT
+        for f, t in truth.items()
+        if t[1] in EXACT
     )
     precision = sum(1 for r in review if same_photo(truth, r["left"], r["right"])) / max(1, len(review))
     crop_labels = sum(1 for r in labels if "cropped" in r["relation"].split("+")) / max(1, len(labels))
+    directed = [
+        _master_is_original(truth, f, found[frozenset((f, t[0]))])
+        for f, t in truth.items()
+        if t[1] in DIRECTED and frozenset((f, t[0])) in found
+    ]
+    wrong = [
+        (f, found[frozenset((f, t[0]))])
+        for f, t in truth.items()
+        if t[1] in DIRECTED
+        and frozenset((f, t[0])) in found
+        and not _master_is_original(truth, f, found[frozenset((f, t[0]))])
+    ]
+    mislabelled = [
+        (f, found[frozenset((f, t[0]))])
+        for f, t in truth.items()
+        if t[3]
+        and frozenset((f, t[0])) in found
+        and not _label_right(t[3], found[frozenset((f, t[0]))]["relation"])
+    ]
     return {
         "recall": recall,
         "precision": precision,
@@ -167,7 +248,35 @@ def score_pipeline(root, truth, rows):
         "review": len(review),
         "auto": len(auto),
         "false_auto_rows": false_auto[:5],
+        "master": master,
+        "master_overall": _share(directed),
+        "labels": label_ok,
+        "wrong_master": wrong,
+        "mislabelled": mislabelled,
     }
+
+
+def _share(flags):
+    return sum(flags) / len(flags) if flags else float("nan")
+
+
+def _master_is_original(truth, variant, row):
+    """The pair's suggested master (left/right) is the variant's original."""
+    side = row.get("suggested_master")
+    master = row["left"] if side == "left" else row["right"] if side == "right" else None
+    return master == truth[variant][0]
+
+
+def _label_right(expected, relation):
+    """The relation carries the kind's label and no other of crop / border / caption strip (overlay);
+    an exact copy may be byte-identical or pixel-identical (a JPEG without metadata stripped is its
+    own bytes)."""
+    if expected is None:
+        return True
+    found = set(relation.split("+"))
+    if expected in ("identical", "pixel-identical"):
+        return bool(found & {"identical", "pixel-identical"})
+    return expected in found and not ((found & FRAMES) - {expected})
 
 
 def baseline(root, truth):
@@ -180,7 +289,7 @@ def baseline(root, truth):
     }
     recall = {}
     for kind in KINDS:
-        variants = [f for f, (_, k) in truth.items() if k == kind]
+        variants = [f for f, t in truth.items() if t[1] == kind]
         recall[kind] = sum(1 for f in variants if frozenset((f, truth[f][0])) in pairs) / len(variants)
     precision = sum(1 for p in pairs if same_photo(truth, *p)) / max(1, len(pairs))
     return {"recall": recall, "precision": precision, "pairs": len(pairs)}
@@ -190,11 +299,14 @@ def main():
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--originals", type=int, default=40)
-    parser.add_argument("--distractors", type=int, default=120)
+    parser.add_argument("--originals", type=int, default=24)
+    parser.add_argument("--distractors", type=int, default=60)
+    parser.add_argument("--full", action="store_true", help="the full set: 40 originals, 120 distractors")
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--keep", action="store_true", help="keep the scratch folder")
     args = parser.parse_args()
+    if args.full:
+        args.originals, args.distractors = 40, 120
     if not PHOTOS.is_dir():
         sys.exit(f"no photos at {PHOTOS}")
     scratch = Path(tempfile.mkdtemp(prefix="mastercopy-accuracy-"))
@@ -208,9 +320,18 @@ def main():
     rows, seconds = run_pipeline(corpus, scratch / "data")
     ours, base = score_pipeline(corpus, truth, rows), baseline(corpus, truth)
 
-    print(f"\n{'variant kind':22} {'pipeline':>9} {'pHash<=10':>10}")
+    print(f"\n{'variant kind':22} {'pipeline':>9} {'pHash<=10':>10} {'master=original':>16} {'label':>7}")
     for kind in KINDS:
-        print(f"{kind:22} {ours['recall'][kind]:9.1%} {base['recall'][kind]:10.1%}")
+        note = "" if kind in DIRECTED else "  (no direction: keep-best)"
+        print(
+            f"{kind:22} {ours['recall'][kind]:9.1%} {base['recall'][kind]:10.1%} "
+            f"{ours['master'][kind]:16.1%} {ours['labels'][kind]:7.1%}{note}"
+        )
+    print(f"suggested master is the original, over the one-way kinds: {ours['master_overall']:.1%}")
+    for name, row in ours["wrong_master"][:10]:
+        print(f"  master not the original: {name} ({row['relation']}; {row['master_reason']})")
+    for name, row in ours["mislabelled"][:10]:
+        print(f"  label: {name}: {row['relation']}")
     print(
         f"\nreview queue: {ours['review']} pairs, precision {ours['precision']:.1%} "
         f"(baseline: {base['pairs']} pairs within pHash 10, precision {base['precision']:.1%})"
@@ -231,6 +352,9 @@ def main():
         "crop recall >= 90%": ours["recall"]["cropped"] >= 0.90,
         "crop labels >= 90%": ours["crop_labels"] >= 0.90,
         "review precision >= 95%": ours["precision"] >= 0.95,
+        "master = original >= 99% overall": ours["master_overall"] >= 0.99,
+        "master = original >= 97% per one-way kind": all(ours["master"][k] >= 0.97 for k in DIRECTED),
+        "labels >= 95% per kind": all(ours["labels"][k] >= 0.95 for k in KINDS if k != "exif-rotated"),
     }
     if not args.keep:
         import shutil
@@ -241,7 +365,9 @@ def main():
     print(
         f"SUMMARY accuracy: {'all goals met' if not missed else 'MISSED ' + ', '.join(missed)}; "
         f"min recall {ours['recall'][worst]:.1%} ({worst}), crop {ours['recall']['cropped']:.1%}, "
-        f"precision {ours['precision']:.1%}, false auto {ours['false_auto']}, {seconds:.0f} s"
+        f"precision {ours['precision']:.1%}, false auto {ours['false_auto']}, "
+        f"master {ours['master_overall']:.1%} (lowest {min(ours['master'][k] for k in DIRECTED):.1%}), "
+        f"labels lowest {min(ours['labels'][k] for k in KINDS if k != 'exif-rotated'):.1%}, {seconds:.0f} s"
     )
     return 0 if not missed else 1
 

@@ -147,6 +147,7 @@ def _fields(s, keys, seconds):
         "exif_orientation": s.exif_orientation or 1,
         "frames": s.frames or 1,
         "notes": list(s.notes),
+        "quality": dict(s.quality),
         "preview_key": keys["preview"],
         "thumbnail_key": keys["thumbnail"],
         "seconds": seconds,

@@ -241,6 +241,29 @@ def quality_words(facts):
     return words
 
 
+def shown_quality(image, pair=None):
+    """The quality facts of one image as the pair screen shows them (templates/review/_quality.html):
+    lossless, jpeg_quality, bit_depth, colour_profile, sharpness, and, when verification found this
+    image to be an upscale of the other in the pair, upscaled (the factor) and effective (the size
+    of the detail it holds: its source's)."""
+    facts = quality_facts(image)
+    shown = {
+        "lossless": bool(facts.get("lossless")),
+        "jpeg_quality": facts.get("jpeg_quality"),
+        "bit_depth": facts.get("bit_depth") or 8,
+        "colour_profile": image.icc_profile,
+        "sharpness": facts.get("sharpness"),
+        "upscaled": None,
+        "effective": None,
+    }
+    if pair is not None and "upscaled" in (pair.derivation or "").split("+"):
+        source = pair.source_image
+        if source is not None and source.pk != image.pk:
+            shown["upscaled"] = f"{_right_scale(pair):.2g}"
+            shown["effective"] = f"{source.width}×{source.height}"
+    return shown
+
+
 # --------------------------------------------------------------------------- the suggested master
 
 

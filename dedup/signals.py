@@ -197,6 +197,8 @@ class Signals:
     trimmed_phash: int | None = None
     crop_hashes: list[int] = field(default_factory=list)
     pixel_digest: str | None = None
+    # Quality facts (quality_facts): lossless, jpeg_quality, sharpness; stored as Fingerprint.quality.
+    quality: dict = field(default_factory=dict)
 
 
 def hamming(a: int, b: int) -> int:
@@ -372,12 +374,40 @@ def _metadata(im: Image.Image) -> Signals:
     w, h = im.size
     if orientation >= 5:
         w, h = h, w
+    tables = getattr(im, "quantization", None) if im.format == "JPEG" else None
     return Signals(
         width=w, height=h, format=im.format or "", mode=im.mode, bit_depth=bit_depth,
         icc_description=icc_description(im.info.get("icc_profile")), dpi=_dpi(im),
         exif_datetime=when, camera=camera, exif_orientation=orientation,
         frames=int(getattr(im, "n_frames", 1) or 1),
+        quality={"lossless": lossless(im, _head(im)), "bit_depth": bit_depth,
+                 "jpeg_quality": jpeg_quality(tables)},
     )
+
+
+def _head(im: Image.Image) -> bytes:
+    """The first bytes of a WebP file (they tell lossless from lossy); nothing for other formats."""
+    if im.format != "WEBP" or getattr(im, "fp", None) is None:
+        return b""
+    try:
+        pos = im.fp.tell()
+        im.fp.seek(0)
+        head = im.fp.read(64)
+        im.fp.seek(pos)
+        return head
+    except (OSError, ValueError):
+        return b""
+
+
+def sharpness(grey: Image.Image) -> float:
+    """Fine detail of the hashing-size image (short side 256-511 px, so copies at any resolution compare):
+    the variance of its Laplacian over the variance of its pixels."""
+    a = np.asarray(grey, dtype=np.float32)
+    if a.shape[0] < 3 or a.shape[1] < 3:
+        return 0.0
+    lap = a[1:-1, 1:-1] * 4 - a[:-2, 1:-1] - a[2:, 1:-1] - a[1:-1, :-2] - a[1:-1, 2:]
+    spread = float(a.var())
+    return round(float(lap.var()) / spread, 4) if spread > 1e-6 else 0.0
 
 
 # --------------------------------------------------------------------------- decoding
@@ -821,6 +851,7 @@ def _fit(img: Image.Image, long_side: int, slack: float = 1.0) -> Image.Image:
 
 def _fill_hashes(sig: Signals, img: Image.Image) -> None:
     grey = img if img.mode == "L" else img.convert("L")
+    sig.quality["sharpness"] = sharpness(grey)
     lows = _orient_lows(_dct_low(grey))
     sig.orient_phashes = [_phash_from_low(low) for low in lows]
     sig.phash = sig.orient_phashes[0]

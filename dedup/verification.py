@@ -297,16 +297,27 @@ class _Legs:
         images = {i for pair in pairs for i in (pair.image_a_id, pair.image_b_id)}
         known = CandidatePair.objects.filter(
             Q(image_a__in=images) | Q(image_b__in=images), verified=True, inferred=False
-        ).values_list("pk", "image_a_id", "image_b_id", "relation", "priority")
-        self.legs = {frozenset((a, b)): (pk, relation, priority) for pk, a, b, relation, priority in known}
+        ).values_list("pk", "image_a_id", "image_b_id", "relation", "priority", "source_side", "derivation")
+        self.legs = {
+            frozenset((a, b)): (pk, relation, priority, {"a": a, "b": b}.get(side), derivation)
+            for pk, a, b, relation, priority, side, derivation in known
+        }
 
     def add(self, pair):
-        self.legs[frozenset((pair.image_a_id, pair.image_b_id))] = (pair.pk, pair.relation, pair.priority)
+        source = {"a": pair.image_a_id, "b": pair.image_b_id}.get(pair.source_side)
+        self.legs[frozenset((pair.image_a_id, pair.image_b_id))] = (
+            pair.pk, pair.relation, pair.priority, source, pair.derivation
+        )
 
     def infer(self, pair, hub):
-        """Settle pair from its two members' verified pairs with hub, when both show hub's picture."""
-        found = [self.legs.get(frozenset((image, hub))) for image in (pair.image_a_id, pair.image_b_id)]
+        """Settle pair from its two members' verified pairs with hub, when both show hub's picture and
+        the hub was made from neither (an upscale or a crop of one member says nothing of how the other
+        relates to it: that pair is compared). The direction carries over an exact copy of the hub."""
+        members = (pair.image_a_id, pair.image_b_id)
+        found = [self.legs.get(frozenset((image, hub))) for image in members]
         if not all(leg and leg[1] and "different" not in leg[1].split("+") for leg in found):
+            return False
+        if any(leg[3] == image for leg, image in zip(found, members, strict=True)):
             return False
         labels = [set(leg[1].split("+")) for leg in found]
         exact = {"identical", "pixel-identical"}
@@ -317,13 +328,22 @@ class _Legs:
 
             union = (labels[0] | labels[1]) - exact
             relation = [label for label in LABELS if label in union] or ["recompressed"]
-        (left_pk, left_rel, left_p), (right_pk, right_rel, right_p) = found
+        source, derivation = None, []
+        for this, other in ((0, 1), (1, 0)):
+            # this member is an exact copy of the hub: whatever the hub is to the other, so is this one
+            if labels[this] & exact and found[other][3] is not None and not labels[other] & exact:
+                source = members[this] if found[other][3] == hub else members[other]
+                derivation = [kind for kind in found[other][4].split("+") if kind]
+        (left_pk, left_rel, left_p, *_), (right_pk, right_rel, right_p, *_) = found
         sentence = (
             f"Not compared directly: both show the picture of image {hub} (pair {left_pk}: {left_rel}; "
             f"pair {right_pk}: {right_rel})."
         )
         verdict = _inferred_verdict(relation, sentence, min(left_p, right_p), hub, left_pk, right_pk)
         verdict.params["from_relations"] = [left_rel, right_rel]
+        if source is not None:
+            verdict.source = "left" if source == pair.image_a_id else "right"
+            verdict.derivation = derivation
         _apply(pair, verdict, inferred=True)
         return True
 

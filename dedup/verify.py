@@ -46,7 +46,7 @@ from dataclasses import dataclass, field, replace
 
 import cv2
 import numpy as np
-from PIL import Image
+from PIL import Image, JpegImagePlugin
 
 from dedup.signals import (
     MAX_PIXELS,
@@ -69,6 +69,8 @@ DERIVATIONS = ("cropped", "bordered", "captioned", "greyscale", "downscaled", "u
                "skewed")
 UPSCALE_SCORE = 0.2       # _upscale_evidence score above this: the larger copy is an enlargement
 UPSCALE_MAX_PIXELS = 60_000_000  # larger images are not decoded whole to look for an upscale
+REPLAY_MATCH = 1.0        # mean grey levels: a re-encoding of the source reproduces the derivative this well
+REPLAY_MAX_PIXELS = 40_000_000
 JPEG_QUALITY_STEP = 3     # estimated JPEG qualities this far apart: the lower one is the re-encode
 
 WORK_LONG = 800           # working long side for geometry and photometry
@@ -757,6 +759,34 @@ def _judge(L: _Side, R: _Side, fmt_changed: bool, m: _Match) -> Verdict:
     return Verdict(labels, params, sentence, round(max(0.05, conf), 3), m.inliers, source, derivation)
 
 
+def _replayed_source(L: _Side, R: _Side) -> dict | None:
+    """Which of two same-size JPEGs the other is a re-encoding of: each is encoded again with the other's
+    quantisation tables and chroma subsampling; the re-encoding of the source reproduces the derivative
+    (nearly to the pixel), the other way round it does not. None when neither stands out (other
+    software, or the images are too large to decode whole here)."""
+    if L.size[0] * L.size[1] > REPLAY_MAX_PIXELS:
+        return None
+    try:
+        ims = [_open(side.data, "<image>") for side in (L, R)]
+        for im in ims:
+            im.load()
+        sampling = [JpegImagePlugin.get_sampling(im) for im in ims]
+        quant = [im.quantization for im in ims]
+        errors = []
+        for src, dst in ((0, 1), (1, 0)):
+            buf = io.BytesIO()
+            ims[src].convert("RGB" if ims[src].mode != "L" else "L").save(
+                buf, "JPEG", qtables=quant[dst], subsampling=max(0, sampling[dst]))
+            again = np.asarray(Image.open(buf).convert("L"), np.float32)
+            errors.append(float(np.abs(again - np.asarray(ims[dst].convert("L"), np.float32)).mean()))
+    except Exception:  # noqa: BLE001 - an odd JPEG (CMYK, arithmetic coding) gives no replay
+        return None
+    low, high = sorted(errors)
+    if low > REPLAY_MATCH or low > 0.5 * high:
+        return None
+    return {"source": "left" if errors[0] < errors[1] else "right", "errors": [round(e, 3) for e in errors]}
+
+
 def _lossless(side: _Side) -> bool:
     return side.lossless
 
@@ -791,8 +821,13 @@ def _direction(labels, params, scale, L: _Side, R: _Side) -> tuple[str | None, l
     qualities = (jpeg_quality(L.quant), jpeg_quality(R.quant))
     if None not in qualities:
         params["jpeg_quality"] = list(qualities)
-        if "recompressed" in labels and abs(qualities[0] - qualities[1]) >= JPEG_QUALITY_STEP:
-            votes.append(("left" if qualities[0] > qualities[1] else "right", "recompressed"))
+        if "recompressed" in labels:
+            replayed = _replayed_source(L, R)
+            if replayed is not None:
+                params["replayed"] = replayed
+                votes.append((replayed["source"], "recompressed"))
+            elif abs(qualities[0] - qualities[1]) >= JPEG_QUALITY_STEP:
+                votes.append(("left" if qualities[0] > qualities[1] else "right", "recompressed"))
     if "format-changed" in labels and _lossless(L) != _lossless(R):
         votes.append(("left" if _lossless(L) else "right", "recompressed"))  # lossy from lossless
     sources = {side for side, _kind in votes}
@@ -1042,6 +1077,9 @@ def _sentence(labels, params, scale, colour_note, L: _Side, R: _Side) -> str:
         res_note = "at the same resolution"
     else:
         res_note = f"at {scale:.2g}× its resolution"
+    if "upscaled" in labels:
+        big, small = ("Right", "Left") if params["upscaled"] == "right" else ("Left", "Right")
+        res_note += f" ({big} is {small} upscaled: more pixels, no more detail)"
     text = head
     if parts:
         text += " " + ", ".join(parts) if head.startswith("Right is the same") else ", " + ", ".join(parts)

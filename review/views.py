@@ -427,6 +427,10 @@ def _item_context(request, item, filters):
         "filters": filters,
         "query": _query(filters),
         "suggestion": suggestion,
+        "quality": {
+            "left": policy.shown_quality(pair.image_a, pair),
+            "right": policy.shown_quality(pair.image_b, pair),
+        },
         "signals": _signals(pair, suggestion["thresholds"]),
         "rows": _metadata_rows(left, right),
         "metadata_evidence": _metadata_evidence(left, right),
