@@ -321,3 +321,18 @@ def test_two_supervisors_submitting_overlapping_groups_decide_no_pair_twice(
     per_pair = settling.values_list("pair_id", flat=True)
     assert len(list(per_pair)) == len(set(per_pair))
     assert "intact" in verify()
+
+
+def test_the_group_screen_and_its_refusals_are_in_the_readers_language(client_for, collection):
+    group, (m, a, b) = make_group(collection, 3)
+    client = client_for("cataloguer")
+    client.post(reverse("catalogue-set-language"), {"language": "zh-hant"})
+
+    assert "提交整個影像組" in client.get(reverse("review-group", args=[group.pk])).content.decode()
+    response = client.post(
+        reverse("review-group", args=[group.pk]),
+        {"master": m.pk, f"mark-{a.pk}": "duplicate", "seen": ",".join(map(str, seen(group)))},
+        follow=True,
+    )
+    assert "尚未標記" in response.content.decode()
+    assert "候選影像組" in client.get(reverse("review-groups")).content.decode()
