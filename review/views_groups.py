@@ -4,6 +4,7 @@ its answers recorded as one batch; undo and (for supervisors) revert of a whole 
 from urllib.parse import urlencode
 
 from django.contrib import messages
+from django.db.models import Q
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -13,6 +14,7 @@ from django.views.decorators.http import require_POST
 from catalogue import access
 from catalogue.roles import REVIEW, SUPERVISE, permission_required
 from dedup import policy
+from dedup.models import CandidatePair
 from mastercopy.redirects import redirect_back
 
 from . import groups, queue_counts, services, supervision
@@ -55,24 +57,24 @@ def overview(request):
 
 
 def _member_rows(group, screen):
-    rows = []
-    for image in screen["members"]:
-        facts = policy.quality_facts(image)
-        scale = facts.get("effective_scale")
-        effective = ""
-        if scale and scale < 1:
-            effective = f"{round(image.width * scale)} × {round(image.height * scale)}"
-        rows.append(
-            {
-                "image": image,
-                "is_master": image.pk == group.master_id,
-                "quality": policy.quality_words(facts),
-                "profile": facts.get("icc_description") or facts.get("profile") or "",
-                "effective": effective,
-                "to_master": screen["with_master"].get(image.pk),
-            }
-        )
-    return rows
+    """Each member with its quality facts as the pair screen shows them (dedup.policy.shown_quality,
+    templates/review/_quality.html), told through its pair with the proposed master (an upscale of it
+    says so)."""
+    with_master = {
+        (pair.image_b_id if pair.image_a_id == group.master_id else pair.image_a_id): pair
+        for pair in CandidatePair.objects.filter(group=group)
+        .filter(Q(image_a_id=group.master_id) | Q(image_b_id=group.master_id))
+        .select_related("image_a", "image_b")
+    }
+    return [
+        {
+            "image": image,
+            "is_master": image.pk == group.master_id,
+            "quality": policy.shown_quality(image, with_master.get(image.pk)),
+            "to_master": screen["with_master"].get(image.pk),
+        }
+        for image in screen["members"]
+    ]
 
 
 @permission_required(REVIEW)
