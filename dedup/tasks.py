@@ -108,6 +108,13 @@ def verify_batch(self, pair_ids):
     log.info("regrouped after a verify batch of %d pairs in %.3f s", len(pair_ids), seconds)
 
 
+@shared_task(**_COMMON, autoretry_for=DATABASE_ERRORS, soft_time_limit=1800, time_limit=1900)
+def regroup_batch(self, pair_ids):
+    """Regroup the components of these pairs after a decision changed which record is master (review
+    sends it after the decision commits: a request never pays for a large component's regroup)."""
+    regroup_pairs(pair_ids)
+
+
 def regroup():
     """Recompute every candidate group (the repair step; verify_batch regroups only what it touched)."""
     return rebuild_groups()

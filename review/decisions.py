@@ -21,7 +21,7 @@ from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from catalogue.models import CatalogueRecord, RecordLink
-from dedup import grouping
+from dedup import tasks
 
 from . import implied
 from .models import Decision, ReviewItem, lock_chain
@@ -191,9 +191,9 @@ def decide_duplicate(
 
 def regroup_after_commit(pair_id):
     """A duplicate decision (or its undo) changes which image its group proposes as master (the decided
-    master leads, dedup.grouping): regroup the pair's component once the decision is committed, outside
-    the chain lock (a regroup takes its own lock)."""
-    transaction.on_commit(lambda: grouping.regroup_pairs([pair_id]), robust=True)
+    master leads, dedup.grouping): a worker regroups the pair's component once the decision is committed
+    (outside the chain lock, and never inside the request: a component can hold 100k pairs)."""
+    transaction.on_commit(lambda: tasks.regroup_batch.delay([pair_id]), robust=True)
 
 
 @chain_transaction(savepoint=False)
