@@ -135,3 +135,11 @@ def test_labels_are_in_the_readers_language_and_say_which(client_for, personas, 
     labels = [m["label"] for m in data["items"][0]["metadata"]]
     assert all(set(label) == {"zh-Hant"} for label in labels), labels
     assert all(any("\u4e00" <= ch <= "\u9fff" for ch in label["zh-Hant"][0]) for label in labels)
+
+
+def test_the_record_page_links_its_manifest(client_for, record_with_two_files):
+    record, _images = record_with_two_files
+
+    page = client_for("cataloguer").get(reverse("catalogue-record", args=[record.pk])).content.decode()
+
+    assert f'href="/iiif/3/manifest/record/{record.pk}" id="iiif-manifest"' in page
