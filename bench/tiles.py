@@ -23,7 +23,8 @@ compress like a real scan) is made once into bench/.cache/tiles/. Measured, each
 
 Goals (exit 1 when one is missed): libvips' pyramid at least 1.5x faster than Pillow's and within a
 third of Pillow's peak memory and at most 768 MB (MASTERCOPY_DECODE_MAX_BYTES, the workers' budget);
-its first tile on demand within 10 s; the 24 MP pyramid within 3 s.
+its top-level tile on demand (a viewer's first request) within 10 s; the 24 MP pyramid within 3 s (an
+absolute time: on this shared 2-core machine it took 1.85 s at load 7 and 3.1 s at load 13).
 """
 from __future__ import annotations
 
@@ -186,7 +187,7 @@ def main() -> int:
 
     speedup = pillow["seconds"] / vips["seconds"]
     memory_ratio = vips["rss_mb"] / pillow["rss_mb"]
-    first = min(top["seconds"], centre["seconds"])
+    first = top["seconds"]  # what a viewer asks for first: the whole scan in one tile
     checks = [
         ("pyramid time: Pillow / libvips", speedup, f">= {GOALS['speedup']}", speedup >= GOALS["speedup"]),
         ("peak memory: libvips / Pillow", memory_ratio, f"<= {GOALS['memory_ratio']:.2f}",
