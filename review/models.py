@@ -286,6 +286,9 @@ class ReviewItem(models.Model):
             models.Index(fields=["status", "-priority", "-score"], name="review_item_easy_first"),
             models.Index(fields=["status", "priority", "score"], name="review_item_hard_first"),
             models.Index(fields=["status", "collection", "relation"], name="review_item_counts"),
+            # One score band of one collection and relation is one range of this index (review.bands);
+            # the id makes the band's ids an index-only scan.
+            models.Index(fields=["status", "collection", "relation", "score", "id"], name="review_item_band"),
         ]
 
     def __str__(self):
@@ -350,6 +353,42 @@ class ReviewItem(models.Model):
 
     def reopen(self, status=None, lease_to=None, until=None, clear_skip=False):
         self._mirror("reopen", status, lease_to, until, clear_skip)
+
+
+class BandDecision(models.Model):
+    """One band decision (review.bands): the batch of duplicate decisions that accepted the suggested
+    master for a score band's open pairs, with the estimate that allowed it. Written once, in the
+    transaction that records the batch; the decisions are the truth and say how the batch stands now.
+    The band page lists these, and the band's estimate leaves their decisions out."""
+
+    batch = models.UUIDField(unique=True)
+    collection = models.ForeignKey("catalogue.Collection", on_delete=models.PROTECT, related_name="+")
+    relation = models.CharField(max_length=200)
+    band = models.CharField(max_length=8)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    pairs = models.PositiveIntegerField()
+    # The estimate when it was decided: agree of total reviewed decisions, the 95% interval, the level.
+    agree = models.PositiveIntegerField()
+    total = models.PositiveIntegerField()
+    low = models.FloatField()
+    high = models.FloatField()
+    level = models.FloatField()
+    # Recorded as proposals under two-person rules (another supervisor approves them).
+    proposed = models.BooleanField(default=False)
+
+    class Meta:
+        verbose_name = _("band decision")
+        verbose_name_plural = _("band decisions")
+        indexes = [models.Index(fields=["-created_at"], name="band_decision_latest")]
+
+    def __str__(self):
+        return f"band {self.relation} {self.band} in {self.collection_id} ({self.pairs} pairs)"
+
+    def get_absolute_url(self):
+        from django.urls import reverse
+
+        return reverse("review-supervisor-band-batch", args=[self.batch])
 
 
 class QueueCount(models.Model):

@@ -1,6 +1,6 @@
 from django.urls import path, register_converter
 
-from . import views, views_approval, views_evidence, views_groups, views_partner
+from . import views, views_approval, views_band, views_evidence, views_groups, views_partner
 from . import views_supervisor as supervisor
 
 
@@ -89,3 +89,13 @@ approval_urls = [
     path("supervisor/approvals/<int:pk>/decline/", views_approval.decline, name="review-decline"),
 ]
 urlpatterns += approval_urls
+
+band_urls = [
+    path("supervisor/bands/", views_band.band_page, name="review-supervisor-bands"),
+    path("supervisor/bands/accept/", views_band.band_accept, name="review-supervisor-band-accept"),
+    path("supervisor/bands/<uuid:batch>/", views_band.band_batch, name="review-supervisor-band-batch"),
+    path("supervisor/bands/<uuid:batch>/approve/", views_band.band_approve, name="review-band-approve"),
+    path("supervisor/bands/<uuid:batch>/decline/", views_band.band_decline, name="review-band-decline"),
+    path("supervisor/bands/<uuid:batch>/revert/", views_band.band_revert, name="review-band-revert"),
+]
+urlpatterns += band_urls

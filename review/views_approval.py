@@ -11,7 +11,7 @@ from catalogue.roles import SUPERVISE, permission_required
 from mastercopy.redirects import redirect_back
 
 from . import approval
-from .models import Decision
+from .models import BandDecision, Decision
 
 PAGE_SIZE = 50
 
@@ -22,11 +22,22 @@ def approvals(request):
     collections = access.visible_collections(request.user)
     if request.GET.get("collection", "").isdigit():
         collection = get_object_or_404(collections, pk=request.GET["collection"])
+    # A band decision's proposals wait as one batch (review.bands): listed once, above the others.
+    band_batches = BandDecision.objects.filter(proposed=True)
+    if collection is not None:
+        band_batches = band_batches.filter(collection=collection)
     proposals = access.only_visible(
-        approval.waiting_list(collection), request.user, *access.DECISION_COLLECTIONS
+        approval.waiting_list(collection).exclude(batch__in=band_batches.values("batch")),
+        request.user,
+        *access.DECISION_COLLECTIONS,
     )
     page = Paginator(proposals, PAGE_SIZE).get_page(request.GET.get("page"))
+    waiting_batches = approval.waiting().filter(batch__in=band_batches.values("batch")).values("batch")
     context = {
+        "bands": access.within(
+            band_batches.filter(batch__in=waiting_batches).select_related("collection", "actor"),
+            access.visible_ids(request.user),
+        ).order_by("created_at"),
         "page": page,
         "collection": collection,
         "collections": collections.order_by("name").only("pk", "name"),
