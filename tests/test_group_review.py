@@ -336,3 +336,23 @@ def test_the_group_screen_and_its_refusals_are_in_the_readers_language(client_fo
     )
     assert "尚未標記" in response.content.decode()
     assert "候選影像組" in client.get(reverse("review-groups")).content.decode()
+
+
+def test_a_supervisor_reverts_a_whole_submit_from_the_page_and_a_cataloguer_cannot(
+    client_for, collection, personas
+):
+    group, (m, a, b) = make_group(collection, 3)
+    before = state()
+    batch, _recorded, _left = groups.submit(
+        group.pk, personas["cataloguer"], m.pk, {a.pk: "duplicate", b.pk: "duplicate"}, seen(group)
+    )
+    url = reverse("review-batch-revert")
+
+    assert client_for("cataloguer").post(url, {"batch": str(batch)}).status_code == 403
+    assert state() != before
+    response = client_for("supervisor").post(url, {"batch": str(batch), "reason": "not copies"}, follow=True)
+
+    assert "Reverted" in response.content.decode()
+    assert state() == before
+    reverts = Decision.objects.filter(kind=Decision.Kind.REVERT, actor=personas["supervisor"])
+    assert set(reverts.values_list("reason", flat=True)) == {"not copies"}
