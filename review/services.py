@@ -249,8 +249,10 @@ def _flag(item, pair, user, kind, master_side, comment, conflict):
 
 
 def last_decision(user):
+    """The user's latest decision still standing: one already undone (or reverted) is passed over, so
+    undo after undo goes back through the user's decisions one by one."""
     return (
-        Decision.objects.filter(actor=user, automatic=False)
+        Decision.objects.filter(actor=user, automatic=False, corrections__isnull=True)
         .exclude(kind__in=[Decision.Kind.UNDO, Decision.Kind.REVERT])
         .order_by("-created_at", "-pk")
         .first()

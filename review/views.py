@@ -5,7 +5,7 @@ from django.contrib import messages
 from django.core.files.storage import default_storage
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -204,6 +204,11 @@ def decide(request, pk):
         messages.error(request, _("Choose a decision."))
         return redirect(_item_url(item.pk, filters))
     kind, side = choice
+    if request.POST.get("claim") and not services.claim(item.pk, request.user):
+        # Opened from a link: the decision takes the lease first (a conditional UPDATE, services.claim),
+        # so two people deciding one pair at once still end with one decision.
+        messages.error(request, _("Someone else is reviewing this pair, or it has been decided."))
+        return redirect(_item_url(item.pk, filters))
     merge = [name for name in request.POST.getlist("merge") if name in services.MERGE_FIELDS]
     try:
         decision = services.review(
@@ -241,11 +246,13 @@ def decide(request, pk):
 @permission_required(REVIEW)
 def undo(request):
     filters = _filters(request.POST)
+    back = request.POST.get("back", "")
     try:
         undone = services.undo_last(request.user)
     except services.ReviewError as exc:
         messages.error(request, str(exc))
-        return redirect(_queue_url(filters))
+        # Back to the pair the reviewer was on, not out to the queue.
+        return redirect(_item_url(int(back), filters) if back.isdigit() else _queue_url(filters))
     messages.success(
         request, _("Undone: %(kind)s. Decide again.") % {"kind": undone.corrects.get_kind_display()}
     )
@@ -448,10 +455,47 @@ def _item_context(request, item, filters):
             or (item.status == ReviewItem.Status.ESCALATED and supervisor)
         ),
         "last": services.last_decision(request.user),
-        "viewer": {
-            "left": reverse("review-image", args=[left.pk, "preview"]),
-            "right": reverse("review-image", args=[right.pk, "preview"]),
-            "params": pair.relation_params or {},
-            "relation": pair.relation,
-        },
+        "viewer": viewer_config(pair),
+        "next_url": _predicted_next(request, item, filters, supervisor),
     }
+
+
+def _image_source(image):
+    """What the viewer needs of one image: its preview (drawn first, and the difference's fallback), its
+    IIIF Image API info.json when the tile service is installed, and the original's size (for 1:1)."""
+    try:
+        info = reverse("iiif-info", args=[image.pk])
+    except NoReverseMatch:
+        info = None
+    return {
+        "preview": reverse("review-image", args=[image.pk, "preview"]),
+        "info": info,
+        "width": image.width,
+        "height": image.height,
+    }
+
+
+def viewer_config(pair):
+    """The comparison viewer's settings for a pair (the item screen and the re-review screen)."""
+    return {
+        "left": _image_source(pair.image_a),
+        "right": _image_source(pair.image_b),
+        "params": pair.relation_params or {},
+        "relation": pair.relation,
+    }
+
+
+def _predicted_next(request, item, filters, supervisor):
+    """The item the decision on this one will most likely lead to (services.claim_next's order, this
+    item left out), so the screen can fetch its page, previews and first tiles while the reviewer looks.
+    Only a guess: the decision's answer says which item it really is."""
+    escalated = bool(filters["escalated"]) and supervisor
+    items = services.available(request.user, filters, escalated=escalated).exclude(pk=item.pk)
+    found = None
+    if item.pair.group_id:
+        same = items.filter(pair__group_id=item.pair.group_id).order_by(*services.ORDERS["easy"])
+        found = same.values_list("pk", flat=True).first()
+    if found is None:
+        ordered = items.order_by(*services.ORDERS.get(filters["order"], services.ORDERS["easy"]))
+        found = ordered.values_list("pk", flat=True).first()
+    return _item_url(found, filters) if found else ""

@@ -25,7 +25,7 @@ from catalogue.roles import REVIEW, SUPERVISE, permission_required
 from dedup.models import CandidatePair
 from mastercopy.redirects import redirect_back
 
-from . import approval, calibration, exports, rereview, services, supervision
+from . import approval, calibration, exports, rereview, services, supervision, views
 from . import audit as audit_chain
 from .models import Decision
 
@@ -603,5 +603,12 @@ def rereview_item(request, pk):
             messages.error(request, str(error))
         return redirect("review-rereview-next", pk=item.sample_id)
     pair = item.decision.pair
-    context = {"sample": item.sample, "item": item, "images": [pair.image_a, pair.image_b], "form": form}
+    context = {
+        "sample": item.sample,
+        "item": item,
+        "left": pair.image_a,
+        "right": pair.image_b,
+        "viewer": views.viewer_config(pair),  # the item screen's viewer and keys
+        "form": form,
+    }
     return render(request, "review/supervisor/rereview_item.html", context)

@@ -1,298 +1,692 @@
-/* The review item screen: synchronised OpenSeadragon viewers, swipe / flicker / difference overlays,
-   keyboard decisions, and the next item swapped in without a page reload (the forms still work
-   without JavaScript: POST, then redirect). */
+/* The review item screen (and the re-review screen): two OpenSeadragon viewers linked at the same
+   original pixel scale or at the verified alignment, swipe / flicker / difference overlays that follow
+   the alignment, keyboard decisions, and the next item prepared while the reviewer looks at this one
+   (its page, previews and first tiles), shown the moment the decision key is pressed. The forms still
+   work without JavaScript: POST, then redirect. */
 (function () {
   "use strict";
 
   var OSD_IMAGES = document.currentScript.dataset.osdImages;
-  var view = null; // everything built for the current item, torn down before the next one
+  // The bench's baseline switches the preparing off (bench/next_pair.py); nobody else needs to.
+  var PREFETCH = window.localStorage.getItem("mastercopy.prefetch") !== "off";
+  var current = null; // the item on screen: {root, view}
+  var prepared = null; // the predicted next item, built off screen: {url, node, view, doc}
   var busy = false;
+  var queued = null; // a decision key pressed while busy
 
-  function viewerOptions(id, url) {
+  // --- geometry: where Right lies in Left's world -------------------------------------------------
+  // OpenSeadragon's world is Left's: 1 unit wide, aspect units high. Verification's parameters
+  // (dedup/verify.py) say Right = mirror(turn clockwise by angle(Left)), and which box of each frame
+  // shows the same scene (crop_box / other_crop_box in fractions; border margins; a caption strip).
+
+  function quarterTurns(params) {
+    return ((Math.round(Number(params.angle || 0) / 90) % 4) + 4) % 4;
+  }
+
+  function ccw(point) { return [point[1], 1 - point[0]]; } // a quarter turn back, in fractions
+  function cw(point) { return [1 - point[1], point[0]]; }
+
+  // Right's raw fractions → fractions of Right turned back into Left's orientation, and back.
+  function rawToOriented(point, turns, mirror) {
+    var p = mirror ? [1 - point[0], point[1]] : point.slice();
+    for (var i = 0; i < turns; i++) p = ccw(p);
+    return p;
+  }
+  function orientedToRaw(point, turns, mirror) {
+    var p = point.slice();
+    for (var i = 0; i < turns; i++) p = cw(p);
+    return mirror ? [1 - p[0], p[1]] : p;
+  }
+
+  function boxOf(points) {
+    var xs = points.map(function (p) { return p[0]; }), ys = points.map(function (p) { return p[1]; });
+    return [Math.min.apply(null, xs), Math.min.apply(null, ys), Math.max.apply(null, xs), Math.max.apply(null, ys)];
+  }
+
+  function alignment(config) {
+    var p = config.params || {};
+    var L = config.left, R = config.right;
+    var turns = quarterTurns(p);
+    var mirror = Boolean(p.mirror);
+    var left = [0, 0, 1, 1], right = [0, 0, 1, 1]; // the same scene: a box of Left, a box of raw Right
+    if (p.crop_of === "left" && p.crop_box) left = p.crop_box;
+    else if (p.crop_of === "right" && p.crop_box) right = p.crop_box;
+    else if (p.crop_of === "both" && p.crop_box) { left = p.crop_box; right = p.other_crop_box || right; }
+    else if (p.border) right = [p.border[0], p.border[1], 1 - p.border[2], 1 - p.border[3]];
+    else if (p.overlay === "caption strip" && p.overlay_box) {
+      var strip = p.overlay_box;
+      right = strip[1] <= 0.001 ? [0, strip[3], 1, 1] : [0, 0, 1, strip[1]];
+    }
+    var corners = [[right[0], right[1]], [right[2], right[1]], [right[0], right[3]], [right[2], right[3]]];
+    var oriented = boxOf(corners.map(function (c) { return rawToOriented(c, turns, mirror); }));
+    var aspectL = L.height / L.width;
+    var odd = turns % 2 === 1;
+    var aspectRo = odd ? R.width / R.height : R.height / R.width; // Right turned back
+    var width = (left[2] - left[0]) / (oriented[2] - oriented[0]);
+    var height = (left[3] - left[1]) * aspectL / (oriented[3] - oriented[1]);
+    var rect = { x: left[0] - oriented[0] * width, y: left[1] * aspectL - oriented[1] * height, width: width, height: height };
+    var centre = { x: rect.x + width / 2, y: rect.y + height / 2 };
+    height = width * aspectRo; // the picture keeps its own aspect when drawn
+    var rawWidth = odd ? height : width;
     return {
-      id: id,
+      turns: turns,
+      mirror: mirror,
+      degrees: -(Number(p.angle || 0) + Number(p.skew_angle || 0)),
+      aspectL: aspectL,
+      aspectR: R.height / R.width,
+      rect: rect, // Right, turned back, in Left's world
+      raw: { x: centre.x - rawWidth / 2, y: centre.y - rawWidth * (R.height / R.width) / 2, width: rawWidth },
+    };
+  }
+
+  // A point of Left's world → the same picture point in Right's own world (Right 1 unit wide), and back.
+  function leftToRight(a, point) {
+    var s = [(point.x - a.rect.x) / a.rect.width, (point.y - a.rect.y) / a.rect.height];
+    var raw = orientedToRaw(s, a.turns, a.mirror);
+    return new OpenSeadragon.Point(raw[0], raw[1] * a.aspectR);
+  }
+  function rightToLeft(a, point) {
+    var s = rawToOriented([point.x, point.y / a.aspectR], a.turns, a.mirror);
+    return new OpenSeadragon.Point(a.rect.x + s[0] * a.rect.width, a.rect.y + s[1] * a.rect.height);
+  }
+
+  function union(a) {
+    var x0 = Math.min(0, a.rect.x), y0 = Math.min(0, a.rect.y);
+    var x1 = Math.max(1, a.rect.x + a.rect.width), y1 = Math.max(a.aspectL, a.rect.y + a.rect.height);
+    return new OpenSeadragon.Rect(x0, y0, x1 - x0, y1 - y0);
+  }
+
+  // --- viewers ----------------------------------------------------------------------------------------
+
+  function source(image) {
+    // The original's tiles through the IIIF Image API when the service is there, else the preview.
+    return image.info || { type: "image", url: image.preview, buildPyramid: false };
+  }
+
+  function viewerOptions(element) {
+    return {
+      element: element,
       prefixUrl: OSD_IMAGES,
-      tileSources: { type: "image", url: url, buildPyramid: false },
+      drawer: "canvas", // compositing (difference), clipping (swipe) and read-back (tests) are exact here
       showNavigationControl: false,
-      animationTime: 0.25,
-      visibilityRatio: 0.5,
+      animationTime: 0.2,
+      visibilityRatio: 0.2,
       minZoomImageRatio: 0.5,
-      maxZoomPixelRatio: 6,
+      maxZoomPixelRatio: 8,
+      immediateRender: true,
+      imageLoaderLimit: 8,
       gestureSettingsMouse: { clickToZoom: false, dblClickToZoom: true },
     };
   }
 
-  // Viewport coordinates are normalised to the image width, so one zoom and one centre shown in both
-  // viewers means both images at the same scale and position.
-  function synchronise(viewers) {
-    var leader = null;
-    viewers.forEach(function (source) {
-      source.addHandler("viewport-change", function () {
-        if (leader && leader !== source) return;
-        leader = source;
-        viewers.forEach(function (target) {
-          if (target === source) return;
-          target.viewport.zoomTo(source.viewport.getZoom(), null, true);
-          target.viewport.panTo(source.viewport.getCenter(), true);
-        });
-        leader = null;
-      });
-    });
+  // Screen pixels per pixel of the original (not of the preview, when only the preview is shown).
+  function pixelScale(viewer, image) {
+    var tiled = viewer.world.getItemAt(0);
+    if (!tiled) return null;
+    return tiled.viewportToImageZoom(viewer.viewport.getZoom(true)) * tiled.source.dimensions.x / image.width;
+  }
+  function zoomForPixelScale(viewer, image, scale) {
+    var tiled = viewer.world.getItemAt(0);
+    return tiled.imageToViewportZoom(scale * image.width / tiled.source.dimensions.x);
   }
 
-  // Where Right sits in Left's frame when verification measured a crop (boxes are fractions).
-  function placeRight(tiled, params, leftAspect) {
-    var box = params.crop_box;
-    if (!box || !tiled) return;
-    if (params.crop_of === "left") {
-      tiled.setPosition(new OpenSeadragon.Point(box[0], box[1] * leftAspect), true);
-      tiled.setWidth(box[2] - box[0], true);
-    } else if (params.crop_of === "right") {
-      var width = 1 / (box[2] - box[0]);
-      tiled.setPosition(new OpenSeadragon.Point(-box[0] * width, -box[1] * width * leftAspect), true);
-      tiled.setWidth(width, true);
-    }
-  }
-
-  function build() {
-    var root = document.getElementById("review-item");
-    var configNode = document.getElementById("viewer-config");
-    if (!root || !configNode || typeof OpenSeadragon === "undefined") return;
+  function build(root) {
+    var configNode = root.querySelector("#viewer-config");
+    if (!configNode || typeof OpenSeadragon === "undefined") return null;
     var config = JSON.parse(configNode.textContent);
-    var left = OpenSeadragon(viewerOptions("osd-left", config.left));
-    var right = OpenSeadragon(viewerOptions("osd-right", config.right));
-    var overlay = OpenSeadragon(viewerOptions("osd-overlay", config.left));
-    view = { config: config, left: left, right: right, overlay: overlay, top: null, timer: null, mode: "side" };
-    synchronise([left, right]);
-    overlay.addOnceHandler("open", function () {
-      overlay.addTiledImage({
-        tileSource: { type: "image", url: config.right, buildPyramid: false },
-        success: function (event) {
-          view.top = event.item;
-          var base = overlay.world.getItemAt(0);
-          var size = base.source.dimensions;
-          placeRight(view.top, config.params || {}, size.y / size.x);
-          applyMode(view.mode);
-        },
+    var a = alignment(config);
+    var box = root.querySelector(".viewer");
+    var view = {
+      root: root, config: config, align: a, box: box, mode: "side", link: "pixels",
+      anchor: null, timer: null, shownB: true, top: null, syncing: false, loaded: false,
+      left: OpenSeadragon(viewerOptions(root.querySelector("#osd-left"))),
+      right: OpenSeadragon(viewerOptions(root.querySelector("#osd-right"))),
+      overlay: OpenSeadragon(viewerOptions(root.querySelector("#osd-overlay"))),
+    };
+    view.left.open(source(config.left));
+    view.right.open(source(config.right));
+    view.overlay.open(source(config.left));
+    view.overlay.addOnceHandler("open", function () {
+      view.overlay.addTiledImage({
+        tileSource: source(config.right),
+        x: a.raw.x, y: a.raw.y, width: a.raw.width,
+        degrees: a.degrees, flipped: a.mirror,
+        success: function (event) { view.top = event.item; applyMode(view, view.mode); },
       });
     });
+    view.left.addOnceHandler("open", function () { place(view); });
+    view.right.addOnceHandler("open", function () { place(view); });
+    link(view);
+    watchLoaded(view);
+    wire(view);
+    return view;
+  }
+
+  // Right's place in its own pane: in Left's world at the alignment, or alone at its own scale.
+  function place(view) {
+    var tiled = view.right.world.getItemAt(0);
+    if (!tiled || !view.left.world.getItemAt(0)) return;
+    var a = view.align;
+    if (view.link === "aligned") {
+      tiled.setPosition(new OpenSeadragon.Point(a.raw.x, a.raw.y), true);
+      tiled.setWidth(a.raw.width, true);
+      tiled.setRotation(a.degrees, true);
+      tiled.setFlip(a.mirror);
+    } else {
+      tiled.setPosition(new OpenSeadragon.Point(0, 0), true);
+      tiled.setWidth(1, true);
+      tiled.setRotation(0, true);
+      tiled.setFlip(false);
+    }
+    view.box.dataset.link = view.link;
+    var button = view.root.querySelector("[data-link]");
+    if (button) {
+      button.textContent = button.dataset[view.link];
+      button.setAttribute("aria-pressed", String(view.link === "aligned"));
+    }
+    fit(view);
+  }
+
+  function paneAnchor(view, viewer) {
+    // The pointer's place in the pane it is over (in fractions), else the pane's centre.
+    var at = view.anchor && view.anchor.viewer === viewer ? view.anchor : { fx: 0.5, fy: 0.5 };
+    var size = viewer.viewport.getContainerSize();
+    return new OpenSeadragon.Point(at.fx * size.x, at.fy * size.y);
+  }
+
+  // Make `target` show what `source` shows: the same view of Left's world (aligned), or the same picture
+  // point at the same place in the pane (under the pointer) and the same original pixel scale (pixels).
+  function follow(view, sourceViewer, targetViewer) {
+    if (!sourceViewer.world.getItemAt(0) || !targetViewer.world.getItemAt(0)) return;
+    if (view.link === "aligned") {
+      // Both panes hold Left's world (Right placed in it by the alignment): one view fits both.
+      copyView(sourceViewer, targetViewer);
+      return;
+    }
+    var leftSide = sourceViewer === view.left;
+    var sourceImage = leftSide ? view.config.left : view.config.right;
+    var targetImage = leftSide ? view.config.right : view.config.left;
+    var anchor = paneAnchor(view, sourceViewer);
+    var point = sourceViewer.viewport.viewerElementToViewportCoordinates(anchor);
+    var mapped = leftSide ? leftToRight(view.align, point) : rightToLeft(view.align, point);
+    var scale = pixelScale(sourceViewer, sourceImage);
+    targetViewer.viewport.zoomTo(zoomForPixelScale(targetViewer, targetImage, scale), null, true);
+    var size = targetViewer.viewport.getContainerSize();
+    var ratio = new OpenSeadragon.Point(anchor.x / sourceViewer.viewport.getContainerSize().x * size.x,
+      anchor.y / sourceViewer.viewport.getContainerSize().y * size.y);
+    var there = targetViewer.viewport.viewerElementToViewportCoordinates(ratio);
+    targetViewer.viewport.panBy(mapped.minus(there), true);
+  }
+
+  function link(view) {
+    [view.left, view.right].forEach(function (viewer) {
+      viewer.addHandler("viewport-change", function () {
+        if (view.syncing) return;
+        view.syncing = true;
+        try { follow(view, viewer, viewer === view.left ? view.right : view.left); } finally { view.syncing = false; }
+        showScale(view);
+      });
+      var element = viewer.element;
+      element.addEventListener("pointermove", function (event) {
+        var r = element.getBoundingClientRect();
+        view.anchor = { viewer: viewer, fx: (event.clientX - r.left) / r.width, fy: (event.clientY - r.top) / r.height };
+      });
+      element.addEventListener("pointerleave", function () { view.anchor = null; });
+    });
+    view.overlay.addHandler("viewport-change", function () { if (view.mode === "swipe") swipe(view); });
+  }
+
+  function showScale(view) {
+    [[view.left, view.config.left, ".pane.left"], [view.right, view.config.right, ".pane.right"]].forEach(function (row) {
+      if (!row[0].viewport.getContainerSize().x) return;
+      var scale = pixelScale(row[0], row[1]);
+      var node = view.root.querySelector(row[2] + " [data-scale]");
+      if (node && scale) node.textContent = (scale >= 1 ? Math.round(scale * 100) / 100 + ":1" : "1:" + Math.round(100 / scale) / 100);
+    });
+  }
+
+  // Fit: the whole of both pictures, borders and caption strips included.
+  function fit(view) {
+    if (!view.left.world.getItemAt(0) || !view.right.world.getItemAt(0)) return;
+    view.syncing = true;
+    try {
+      if (view.link === "aligned") {
+        var all = union(view.align);
+        view.left.viewport.fitBounds(all, true);
+        view.right.viewport.fitBounds(all, true);
+      } else {
+        // The same pixel scale in both, small enough for the larger of the two to fit whole.
+        view.left.viewport.goHome(true);
+        view.right.viewport.fitBounds(view.right.world.getItemAt(0).getBounds(), true);
+        var scale = Math.min(pixelScale(view.left, view.config.left), pixelScale(view.right, view.config.right));
+        [[view.left, view.config.left], [view.right, view.config.right]].forEach(function (row) {
+          row[0].viewport.zoomTo(zoomForPixelScale(row[0], row[1], scale), null, true);
+          row[0].viewport.panTo(row[0].world.getItemAt(0).getBounds().getCenter(), true);
+        });
+      }
+      if (view.overlay.world.getItemCount()) view.overlay.viewport.fitBounds(union(view.align), true);
+    } finally {
+      view.syncing = false;
+    }
+    showScale(view);
+  }
+
+  function watchLoaded(view) {
+    var viewers = [view.left, view.right];
+    function check() {
+      var done = viewers.every(function (viewer) {
+        var tiled = viewer.world.getItemAt(0);
+        return tiled && tiled.getFullyLoaded();
+      });
+      if (done && !view.loaded) {
+        view.loaded = true;
+        view.root.dispatchEvent(new CustomEvent("mc:loaded"));
+      }
+    }
+    viewers.forEach(function (viewer) {
+      viewer.world.addHandler("add-item", function (event) {
+        event.item.addHandler("fully-loaded-change", check);
+        check();
+      });
+    });
+    view.check = check;
+  }
+
+  function wire(view) {
+    var root = view.root;
     root.querySelectorAll("[data-mode]").forEach(function (button) {
-      button.addEventListener("click", function () { applyMode(button.dataset.mode); });
+      button.addEventListener("click", function () { applyMode(view, button.dataset.mode); });
     });
     root.querySelectorAll("[data-zoom]").forEach(function (button) {
-      button.addEventListener("click", function () { zoom(button.dataset.zoom); });
+      button.addEventListener("click", function () { zoom(view, button.dataset.zoom); });
     });
-    var swipe = document.getElementById("swipe-position");
-    if (swipe) swipe.addEventListener("input", function () { applyMode("swipe"); });
-    var rate = document.getElementById("flicker-rate");
-    if (rate) rate.addEventListener("change", function () { if (view.mode === "flicker") applyMode("flicker"); });
+    var linkButton = root.querySelector("[data-link]");
+    if (linkButton) linkButton.addEventListener("click", function () { toggleLink(view); });
+    var ab = root.querySelector("[data-toggle-ab]");
+    if (ab) ab.addEventListener("click", function () { toggleAB(view); });
+    var range = root.querySelector("#swipe-position");
+    if (range) range.addEventListener("input", function () { applyMode(view, "swipe"); });
+    var rate = root.querySelector("#flicker-rate");
+    if (rate) rate.addEventListener("change", function () { if (view.mode === "flicker") applyMode(view, "flicker"); });
   }
 
-  function teardown() {
+  function teardown(view) {
     if (!view) return;
     clearInterval(view.timer);
     [view.left, view.right, view.overlay].forEach(function (viewer) { viewer.destroy(); });
-    view = null;
   }
 
-  function active() {
+  function activeViewer(view) {
     return view.mode === "side" ? view.left : view.overlay;
   }
 
-  function zoom(how) {
-    if (!view) return;
-    var viewer = active();
-    if (how === "home") viewer.viewport.goHome();
-    else viewer.viewport.zoomBy(how === "in" ? 1.5 : 1 / 1.5);
+  function zoom(view, how) {
+    var viewer = activeViewer(view);
+    if (how === "home") return fit(view);
+    if (how === "actual") {
+      // 1:1: one pixel of the original (Left's, in the overlays) to one screen pixel.
+      viewer.viewport.zoomTo(zoomForPixelScale(viewer, view.config.left, 1), null, false);
+      return;
+    }
+    viewer.viewport.zoomBy(how === "in" ? 1.5 : 1 / 1.5);
     viewer.viewport.applyConstraints();
   }
 
+  function toggleLink(view) {
+    view.link = view.link === "aligned" ? "pixels" : "aligned";
+    place(view);
+  }
+
+  // A pane just shown still has the size OpenSeadragon measured while it was hidden.
+  function syncSize(viewer) {
+    var size = new OpenSeadragon.Point(viewer.container.clientWidth, viewer.container.clientHeight);
+    if (size.x && size.y && !size.equals(viewer.viewport.getContainerSize())) viewer.viewport.resize(size, true);
+  }
+
+  // The same place of the same world at the same screen scale, in a pane of another size.
   function copyView(from, to) {
-    to.viewport.zoomTo(from.viewport.getZoom(), null, true);
+    syncSize(from);
+    syncSize(to);
+    var ratio = from.viewport.getContainerSize().x / (to.viewport.getContainerSize().x || 1);
+    to.viewport.zoomTo(from.viewport.getZoom() * (ratio || 1), null, true);
     to.viewport.panTo(from.viewport.getCenter(), true);
   }
 
-  function applyMode(mode) {
-    if (!view) return;
+  function overlayLabel(view, text) {
+    var label = view.root.querySelector(".overlay-label");
+    if (label) label.textContent = label.dataset[text] || text;
+  }
+
+  // Swipe: Right shown right of the line, at the line's place on screen (the clip is in Right's pixels).
+  function swipe(view) {
+    var top = view.top;
+    if (!top) return;
+    var at = Number(view.root.querySelector("#swipe-position").value) / 100;
+    var bounds = view.overlay.viewport.getBounds(true);
+    var all = union(view.align).union(bounds);
+    var x = bounds.x + at * bounds.width;
+    var corners = [[x, all.y], [all.x + all.width, all.y], [x, all.y + all.height], [all.x + all.width, all.y + all.height]];
+    var size = top.source.dimensions;
+    var raw = boxOf(corners.map(function (c) {
+      var p = leftToRight(view.align, new OpenSeadragon.Point(c[0], c[1]));
+      return [p.x * size.x, p.y / view.align.aspectR * size.y];
+    }));
+    top.setClip(new OpenSeadragon.Rect(raw[0], raw[1], raw[2] - raw[0], raw[3] - raw[1]));
+  }
+
+  function applyMode(view, mode) {
     var previous = view.mode;
-    var root = document.getElementById("review-item");
-    var viewerBox = document.getElementById("viewer");
     clearInterval(view.timer);
     view.mode = mode;
-    viewerBox.dataset.mode = mode;
-    root.querySelectorAll("[data-mode]").forEach(function (button) {
+    view.box.dataset.mode = mode;
+    view.root.querySelectorAll("[data-mode]").forEach(function (button) {
       button.classList.toggle("active", button.dataset.mode === mode);
     });
-    root.querySelector(".swipe-control").hidden = mode !== "swipe";
-    root.querySelector(".flicker-control").hidden = mode !== "flicker";
+    view.root.querySelector(".swipe-control").hidden = mode !== "swipe";
+    view.root.querySelector(".flicker-control").hidden = mode !== "flicker";
     // The overlay keeps the place the reviewer was looking at, and gives it back.
-    if (previous === "side" && (mode === "swipe" || mode === "flicker")) copyView(view.left, view.overlay);
-    if ((previous === "swipe" || previous === "flicker") && mode === "side") copyView(view.overlay, view.left);
-    var label = root.querySelector(".overlay-label");
+    if (previous === "side" && mode !== "side") copyView(view.left, view.overlay);
+    if (previous !== "side" && mode === "side") copyView(view.overlay, view.left);
     var top = view.top;
     if (top) {
       top.setClip(null);
       top.setOpacity(1);
+      top.setCompositeOperation(mode === "difference" ? "difference" : null);
     }
-    if (mode === "swipe" && top) {
-      var at = Number(document.getElementById("swipe-position").value) / 100;
-      var size = top.source.dimensions;
-      top.setClip(new OpenSeadragon.Rect(at * size.x, 0, size.x * (1 - at) + 1, size.y));
-      label.textContent = label.dataset.swipe;
+    overlayLabel(view, mode === "difference" ? "difference" : mode === "swipe" ? "swipe" : "right");
+    if (mode === "swipe") {
+      swipe(view);
     } else if (mode === "flicker" && top) {
-      var shown = true;
-      var every = Number(document.getElementById("flicker-rate").value) || 500;
-      view.timer = setInterval(function () {
-        shown = !shown;
-        top.setOpacity(shown ? 1 : 0);
-        label.textContent = shown ? label.dataset.right : label.dataset.left;
-      }, every);
-    } else if (mode === "difference") {
-      drawDifference(document.getElementById("difference-canvas"), view.config);
+      view.shownB = true;
+      var every = Number(view.root.querySelector("#flicker-rate").value) || 500;
+      if (!view.manual) view.timer = setInterval(function () { showB(view, !view.shownB); }, every);
     }
+    view.manual = false;
     window.dispatchEvent(new Event("resize"));
   }
 
-  function loadImage(url) {
-    return new Promise(function (resolve, reject) {
-      var image = new Image();
-      image.onload = function () { resolve(image); };
-      image.onerror = reject;
-      image.src = url;
-    });
+  function showB(view, shown) {
+    view.shownB = shown;
+    if (view.top) view.top.setOpacity(shown ? 1 : 0);
+    overlayLabel(view, shown ? "right" : "left");
+    view.box.dataset.shown = shown ? "right" : "left";
   }
 
-  // Right turned back into Left's orientation: mirror first, then undo the measured rotation.
-  function orient(image, params) {
-    var angle = Number(params.angle || 0) * Math.PI / 180;
-    var quarter = Math.round(Number(params.angle || 0) / 90) % 2 !== 0;
-    var w = image.naturalWidth, h = image.naturalHeight;
-    var canvas = document.createElement("canvas");
-    canvas.width = quarter ? h : w;
-    canvas.height = quarter ? w : h;
-    var ctx = canvas.getContext("2d");
-    ctx.translate(canvas.width / 2, canvas.height / 2);
-    ctx.rotate(-angle);
-    if (params.mirror) ctx.scale(-1, 1);
-    ctx.drawImage(image, -w / 2, -h / 2);
-    return canvas;
-  }
-
-  function drawDifference(canvas, config) {
-    Promise.all([loadImage(config.left), loadImage(config.right)]).then(function (images) {
-      var left = images[0], params = config.params || {};
-      var right = orient(images[1], params);
-      var rx = 0, ry = 0, rw = right.width, rh = right.height;
-      if (params.border) {
-        var b = params.border;
-        rx = b[0] * rw; ry = b[1] * rh; rw = rw * (1 - b[0] - b[2]); rh = rh * (1 - b[1] - b[3]);
-      }
-      var box = params.crop_box;
-      var lx = 0, ly = 0, lw = left.naturalWidth, lh = left.naturalHeight;
-      if (box && params.crop_of === "left") {
-        lx = box[0] * lw; ly = box[1] * lh; lw = (box[2] - box[0]) * lw; lh = (box[3] - box[1]) * lh;
-      } else if (box && params.crop_of === "right") {
-        rx += box[0] * rw; ry += box[1] * rh; rw = (box[2] - box[0]) * rw; rh = (box[3] - box[1]) * rh;
-      }
-      canvas.width = Math.round(lw);
-      canvas.height = Math.round(lh);
-      var ctx = canvas.getContext("2d");
-      ctx.globalCompositeOperation = "source-over";
-      ctx.drawImage(left, lx, ly, lw, lh, 0, 0, canvas.width, canvas.height);
-      ctx.globalCompositeOperation = "difference";
-      ctx.drawImage(right, rx, ry, rw, rh, 0, 0, canvas.width, canvas.height);
-      // Small differences (recompression) are invisible at their true size: stretch them.
-      var data = ctx.getImageData(0, 0, canvas.width, canvas.height);
-      for (var i = 0; i < data.data.length; i += 4) {
-        data.data[i] = Math.min(255, data.data[i] * 4);
-        data.data[i + 1] = Math.min(255, data.data[i + 1] * 4);
-        data.data[i + 2] = Math.min(255, data.data[i + 2] * 4);
-        data.data[i + 3] = 255;
-      }
-      ctx.putImageData(data, 0, 0);
-      canvas.dataset.ready = "true";
-    });
-  }
-
-  // --- decisions without a page reload -----------------------------------------------------------
-
-  function swapIn(html, url) {
-    var doc = new DOMParser().parseFromString(html, "text/html");
-    var next = doc.getElementById("review-item");
-    teardown();
-    if (!next) {
-      // The queue page (queue empty) or an error page: show it whole.
-      document.title = doc.title;
-      document.body.replaceWith(document.adoptNode(doc.body));
-      history.pushState({}, "", url);
-      return;
+  // The A/B key: the other picture, by hand (the timed flicker stops).
+  function toggleAB(view) {
+    if (view.mode !== "flicker") {
+      view.manual = true;
+      applyMode(view, "flicker");
     }
+    clearInterval(view.timer);
+    showB(view, !view.shownB);
+  }
+
+  // --- the next item: prepared while this one is looked at, shown at the decision ------------------
+
+  function itemRoot() { return document.getElementById("review-item"); }
+
+  function nextUrl(root) {
+    var head = root.querySelector(".item-head");
+    return head && head.dataset.next ? head.dataset.next : "";
+  }
+
+  function prepare(url) {
+    if (!PREFETCH || !url || (prepared && prepared.url === url)) return;
+    dropPrepared();
+    var slot = { url: url, node: null, view: null, doc: null };
+    prepared = slot;
+    fetch(url, { credentials: "same-origin" })
+      .then(function (response) { return response.ok ? response.text() : null; })
+      .then(function (html) {
+        if (!html || prepared !== slot) return;
+        var doc = new DOMParser().parseFromString(html, "text/html");
+        var next = doc.getElementById("review-item");
+        if (!next) return;
+        var node = document.createElement("div");
+        node.className = "review-prepared";
+        node.setAttribute("aria-hidden", "true");
+        node.inert = true;
+        node.style.width = itemRoot().getBoundingClientRect().width + "px";
+        node.innerHTML = next.innerHTML;
+        document.body.appendChild(node);
+        slot.doc = doc;
+        slot.node = node;
+        slot.view = build(node); // opens the viewers: previews and the first tiles load now
+        hideIds(node, true); // one #viewer, one #decision-form… in the document: the shown item's
+      })
+      .catch(function () { /* preparing is only a head start */ });
+  }
+
+  function hideIds(node, hide) {
+    node.querySelectorAll(hide ? "[id]" : "[data-prepared-id]").forEach(function (element) {
+      if (hide) {
+        element.dataset.preparedId = element.id;
+        element.removeAttribute("id");
+      } else {
+        element.id = element.dataset.preparedId;
+        delete element.dataset.preparedId;
+      }
+    });
+  }
+
+  function dropPrepared() {
+    if (!prepared) return;
+    teardown(prepared.view);
+    if (prepared.node) prepared.node.remove();
+    prepared = null;
+  }
+
+  function samePath(a, b) {
+    var x = new URL(a, location.href), y = new URL(b, location.href);
+    return x.pathname === y.pathname;
+  }
+
+  function showMessages(doc) {
     var main = document.querySelector("main");
     main.querySelectorAll(":scope > .message").forEach(function (node) { node.remove(); });
-    var messages = doc.querySelectorAll("main > .message");
-    for (var i = messages.length - 1; i >= 0; i--) main.prepend(document.adoptNode(messages[i]));
-    document.getElementById("review-item").innerHTML = next.innerHTML;
+    var found = doc ? doc.querySelectorAll("main > .message") : [];
+    for (var i = found.length - 1; i >= 0; i--) main.prepend(document.adoptNode(found[i]));
+  }
+
+  // Put an item on screen: its markup (moved, with its viewers, from the prepared slot) or new markup.
+  function present(root, node, view, doc, url, push, guessed) {
+    teardown(current && current.view);
+    root.replaceChildren.apply(root, Array.prototype.slice.call(node.childNodes));
+    if (view) view.root = root;
+    current = { root: root, view: view || build(root) };
+    if (doc) document.title = doc.title;
+    if (push) history.pushState({ review: true }, "", url);
+    afterShown(current, guessed);
+  }
+
+  // Once the server has answered for the item already on screen: its fresh markup (the decision
+  // buttons of a leased item, messages), keeping the viewers that are already drawn.
+  function reconcile(doc) {
+    var fresh = doc.getElementById("review-item");
+    var root = current.root;
+    ["#viewer", ".viewer-bar", "#viewer-config"].forEach(function (selector) {
+      var live = root.querySelector(selector), stale = fresh.querySelector(selector);
+      if (live && stale) stale.replaceWith(live);
+    });
+    root.replaceChildren.apply(root, Array.prototype.slice.call(fresh.childNodes));
+    showMessages(doc);
     document.title = doc.title;
-    history.pushState({}, "", url);
-    build();
+    prepare(nextUrl(root)); // the prediction of the prepared page was made before this decision
+  }
+
+  function swapIn(html, url, push) {
+    var doc = new DOMParser().parseFromString(html, "text/html");
+    var next = doc.getElementById("review-item");
+    if (!next) {
+      // The queue page (queue empty) or an error page: show it whole.
+      teardown(current && current.view);
+      current = null;
+      dropPrepared();
+      document.title = doc.title;
+      document.body.replaceWith(document.adoptNode(doc.body));
+      if (push) history.pushState({ review: true }, "", url);
+      return;
+    }
+    showMessages(doc);
+    present(itemRoot(), next, null, doc, url, push);
+  }
+
+  function afterShown(item, guessed) {
+    var started = performance.getEntriesByName("mc-decision").length > 0;
+    if (item.view && started) {
+      var measure = function () {
+        requestAnimationFrame(function () {
+          performance.measure("mc-next-pair", "mc-decision");
+          performance.clearMarks("mc-decision");
+          document.body.dataset.nextPair = String(performance.getEntriesByName("mc-next-pair").length);
+        });
+      };
+      if (item.view.loaded) measure();
+      else item.root.addEventListener("mc:loaded", measure, { once: true });
+    }
+    if (!guessed) prepare(nextUrl(item.root));
+  }
+
+  function navigate(url, push) {
+    busy = true;
+    fetch(url, { credentials: "same-origin" })
+      .then(function (response) { return response.text().then(function (html) { swapIn(html, response.url, push); }); })
+      .catch(function () { window.location.href = url; })
+      .finally(function () { busy = false; });
   }
 
   document.addEventListener("submit", function (event) {
     var form = event.target;
     if (!form.closest("#review-item") || form.method.toLowerCase() !== "post") return;
+    if (form.dataset.plain !== undefined) return;
     event.preventDefault();
     if (busy) return;
     busy = true;
     var body = new FormData(form, event.submitter || undefined);
+    var deciding = form.id === "decision-form";
+    var guess = null;
+    performance.clearMarks("mc-decision");
+    if (deciding) performance.mark("mc-decision");
+    if (deciding && prepared && prepared.view && body.get("decision")) {
+      // Shown at once; the decision's answer confirms it (or replaces it).
+      guess = prepared;
+      prepared = null;
+      guess.node.remove();
+      hideIds(guess.node, false);
+      showMessages(null);
+      present(itemRoot(), guess.node, guess.view, guess.doc, guess.url, true, true);
+    }
     fetch(form.action, { method: "POST", body: body, credentials: "same-origin" })
       .then(function (response) {
-        return response.text().then(function (html) { swapIn(html, response.url); });
+        return response.text().then(function (html) {
+          if (guess && samePath(response.url, guess.url)) {
+            var doc = new DOMParser().parseFromString(html, "text/html");
+            if (doc.getElementById("review-item")) {
+              reconcile(doc);
+              history.replaceState({ review: true }, "", response.url);
+              return;
+            }
+          }
+          // The guess was wrong (or the decision refused): a key pressed meanwhile was for a pair
+          // that is no longer on screen, so it is dropped.
+          if (guess) queued = null;
+          swapIn(html, response.url, !guess);
+          if (guess) history.replaceState({ review: true }, "", response.url);
+        });
       })
       .catch(function () { form.submit(); })
-      .finally(function () { busy = false; });
+      .finally(function () {
+        busy = false;
+        var key = queued;
+        queued = null;
+        if (key) pressed(key);
+      });
   });
 
-  var KEYS = {
-    ArrowLeft: "keep-left", j: "keep-left",
-    ArrowRight: "keep-right", k: "keep-right",
-    r: "related", n: "distinct", s: "skip", e: "escalate",
-  };
+  function pressed(key) {
+    var root = itemRoot();
+    var button = root && Array.prototype.find.call(root.querySelectorAll("button[data-keys]"), function (candidate) {
+      return candidate.dataset.keys.split(" ").indexOf(key) !== -1;
+    });
+    if (button) button.form.requestSubmit(button);
+  }
+
   var MODES = { v: "side", w: "swipe", f: "flicker", d: "difference" };
+
+  function toggleHelp() {
+    var help = document.getElementById("keys-help");
+    if (!help) return;
+    if (help.open) help.close();
+    else help.showModal();
+  }
+
+  document.addEventListener("click", function (event) {
+    if (event.target.closest && event.target.closest("[data-keys-help]")) toggleHelp();
+  });
 
   document.addEventListener("keydown", function (event) {
     var target = event.target;
+    var help = document.getElementById("keys-help");
+    if (event.key === "?" && !(target.matches && target.matches("input[type=text], textarea"))) {
+      event.preventDefault();
+      toggleHelp();
+      return;
+    }
+    if (help && help.open) return;
     if (target.matches && target.matches("input, textarea, select")) {
       // Enter in the comment must not submit the first button (keep left) by accident.
       if (event.key === "Enter" && target.id === "decision-comment") event.preventDefault();
       if (event.key === "Escape" || event.key === "Enter") target.blur();
       return;
     }
-    if (event.ctrlKey || event.metaKey || event.altKey || !document.getElementById("review-item")) return;
+    var root = itemRoot();
+    if (event.ctrlKey || event.metaKey || event.altKey || !root) return;
     var key = event.key.length === 1 ? event.key.toLowerCase() : event.key;
-    var form = document.getElementById("decision-form");
-    if (KEYS[key]) {
-      var button = form && form.querySelector('button[value="' + KEYS[key] + '"]');
-      if (button) {
-        event.preventDefault();
-        form.requestSubmit(button);
-      }
-    } else if (MODES[key]) {
-      applyMode(MODES[key]);
-    } else if (key === "u") {
-      var undo = document.getElementById("undo-form");
-      if (undo) undo.requestSubmit();
+    var button = Array.prototype.find.call(root.querySelectorAll("button[data-keys]"), function (candidate) {
+      return candidate.dataset.keys.split(" ").indexOf(key) !== -1;
+    });
+    var view = current && current.view;
+    if (button) {
+      event.preventDefault();
+      // A key pressed while the last decision is still being confirmed is for the pair on screen:
+      // it is kept and applied once the server has answered.
+      if (busy) queued = key;
+      else button.form.requestSubmit(button);
+    } else if (MODES[key] && view) {
+      applyMode(view, MODES[key]);
+    } else if (key === "t" && view) {
+      toggleAB(view);
+    } else if (key === "l" && view) {
+      toggleLink(view);
     } else if (key === "c") {
-      var comment = document.getElementById("decision-comment");
+      var comment = root.querySelector("#decision-comment, textarea[name=comment]");
       if (comment) { event.preventDefault(); comment.focus(); }
-    } else if (key === "+" || key === "=") {
-      zoom("in");
-    } else if (key === "-") {
-      zoom("out");
-    } else if (key === "0") {
-      zoom("home");
+    } else if ((key === "+" || key === "=") && view) {
+      zoom(view, "in");
+    } else if (key === "-" && view) {
+      zoom(view, "out");
+    } else if (key === "0" && view) {
+      zoom(view, "home");
+    } else if (key === "1" && view) {
+      zoom(view, "actual");
     }
   });
 
-  window.addEventListener("popstate", function () { window.location.reload(); });
-  build();
+  // Back and Forward move between the pairs shown, as they are now (a decided pair says so; an
+  // open one can be decided).
+  window.addEventListener("popstate", function () {
+    if (itemRoot()) navigate(location.href, false);
+    else window.location.reload();
+  });
+
+  // For the browser tests and the bench: the viewers of the item on screen.
+  window.mastercopyReview = { view: function () { return current && current.view; } };
+
+  var root = itemRoot();
+  if (root) {
+    history.replaceState({ review: true }, "", location.href);
+    current = { root: root, view: build(root) };
+    afterShown(current);
+  }
 })();
