@@ -120,14 +120,27 @@
   }
 
   // Screen pixels per pixel of the original (not of the preview, when only the preview is shown).
+  // (A IIIF source is the original, upright; a preview is smaller by its width's ratio.)
+  function sourceRatio(tiled, image) {
+    return tiled.source instanceof OpenSeadragon.IIIFTileSource ? 1 : tiled.source.dimensions.x / image.width;
+  }
   function pixelScale(viewer, image) {
     var tiled = viewer.world.getItemAt(0);
     if (!tiled) return null;
-    return tiled.viewportToImageZoom(viewer.viewport.getZoom(true)) * tiled.source.dimensions.x / image.width;
+    return tiled.viewportToImageZoom(viewer.viewport.getZoom(true)) * sourceRatio(tiled, image);
   }
   function zoomForPixelScale(viewer, image, scale) {
     var tiled = viewer.world.getItemAt(0);
-    return tiled.imageToViewportZoom(scale * image.width / tiled.source.dimensions.x);
+    return tiled.imageToViewportZoom(scale / sourceRatio(tiled, image));
+  }
+
+  // The preview when the original's tiles cannot be had yet (a large original is tiled in the
+  // background: its info.json answers 503 until then).
+  function openWithFallback(viewer, image) {
+    viewer.addOnceHandler("open-failed", function () {
+      if (image.info) viewer.open({ type: "image", url: image.preview, buildPyramid: false });
+    });
+    viewer.open(source(image));
   }
 
   function build(root) {
@@ -143,15 +156,23 @@
       right: OpenSeadragon(viewerOptions(root.querySelector("#osd-right"))),
       overlay: OpenSeadragon(viewerOptions(root.querySelector("#osd-overlay"))),
     };
-    view.left.open(source(config.left));
-    view.right.open(source(config.right));
-    view.overlay.open(source(config.left));
+    openWithFallback(view.left, config.left);
+    openWithFallback(view.right, config.right);
+    openWithFallback(view.overlay, config.left);
     view.overlay.addOnceHandler("open", function () {
       view.overlay.addTiledImage({
         tileSource: source(config.right),
         x: a.raw.x, y: a.raw.y, width: a.raw.width,
         degrees: a.degrees, flipped: a.mirror,
         success: function (event) { view.top = event.item; applyMode(view, view.mode); },
+        error: function () {
+          if (!config.right.info) return;
+          view.overlay.addTiledImage({
+            tileSource: { type: "image", url: config.right.preview, buildPyramid: false },
+            x: a.raw.x, y: a.raw.y, width: a.raw.width, degrees: a.degrees, flipped: a.mirror,
+            success: function (event) { view.top = event.item; applyMode(view, view.mode); },
+          });
+        },
       });
     });
     view.left.addOnceHandler("open", function () { place(view); });
@@ -537,6 +558,7 @@
     if (item.view && started) {
       var measure = function () {
         requestAnimationFrame(function () {
+          if (!performance.getEntriesByName("mc-decision").length) return; // another submit since
           performance.measure("mc-next-pair", "mc-decision");
           performance.clearMarks("mc-decision");
           document.body.dataset.nextPair = String(performance.getEntriesByName("mc-next-pair").length);
