@@ -330,6 +330,20 @@ def revert(supervisor, found):
     return client.seconds
 
 
+def round_trip_ms(samples=200):
+    """The median time of a trivial query now: the machine's load, for reading the figures."""
+    from django.db import connection
+
+    times = []
+    with connection.cursor() as cursor:
+        for _n in range(samples):
+            started = time.perf_counter()
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+            times.append(time.perf_counter() - started)
+    return sorted(times)[len(times) // 2] * 1000
+
+
 def measure(options):
     from django.conf import settings
 
@@ -345,6 +359,7 @@ def measure(options):
         f"{options.pictures} generated pictures in {time.perf_counter() - started:.1f} s"
     )
 
+    log(f"database round trip (SELECT 1) median now: {round_trip_ms():.2f} ms; load {os.getloadavg()}")
     seconds, decided = pair_by_pair(people["cataloguer"], collection, options.pairs_by_pair)
     services.release(people["cataloguer"])  # the screen leased the next pair to them: give it back
     pbp_rate = decided / seconds * 60
@@ -355,7 +370,7 @@ def measure(options):
     if group_screen() is None:
         log("2. group screen: NOT MEASURED: main has no group screen (URL review-group) yet")
     else:
-        log("2. group screen: on main, but this bench does not drive it yet: NOT MEASURED")
+        log("2. group screen: on main (review-group), but this bench does not drive it yet: NOT MEASURED")
 
     before = catalogue_state(collection)
     band_seconds, band_decided, _page, found = band(people["supervisor"], collection, options.band)
@@ -374,6 +389,7 @@ def measure(options):
         f"   the whole batch reverted in one POST in {revert_seconds:.1f} s; catalogue "
         f"{'exactly as before the band' if exact else 'NOT as before the band'}; verify_audit: {said_after}"
     )
+    log(f"database round trip (SELECT 1) median at the end: {round_trip_ms():.2f} ms; load {os.getloadavg()}")
     log(f"ratio: band / pair by pair (baseline of this run): {band_rate / pbp_rate:,.0f}x decisions/min")
     failures = []
     if band_seconds > BAND_GOAL_S:

@@ -359,7 +359,7 @@ def decide(band, user, comment=""):
         "band": band.band,
         "low": f"{found.low:.3f}",
     }
-    left, count = {}, 0
+    left, recorded, count = {}, [], 0
     for item in items:
         cause = _why_left(item, user, now)
         if cause:
@@ -370,7 +370,7 @@ def decide(band, user, comment=""):
             side = "left" if master.pk == pair.image_a_id else "right"
             approval.propose(item, pair, user, Decision.Kind.DUPLICATE, side, comment, (), rules, batch=batch)
         else:
-            decisions.decide_duplicate(
+            decision = decisions.decide_duplicate(
                 pair,
                 master.record,
                 actor=user,
@@ -378,10 +378,14 @@ def decide(band, user, comment=""):
                 comment=comment,
                 evidence=evidence,
                 batch=batch,
+                follow_up=False,
             )
+            recorded.append(decision)
         count += 1
     if not count:
         raise BandError(_("No open pair of this band can be decided now."))
+    # The pairs the batch's answers imply, and the regroup, once for the whole batch.
+    decisions.follow_up_many(recorded)
     BandDecision.objects.create(
         batch=batch,
         collection=band.collection,

@@ -138,10 +138,13 @@ def decide_duplicate(
     approves=None,
     evidence=None,
     batch=None,
+    follow_up=True,
 ):
     """Supersede the other record of the pair by master_record, recording the decision; merge names
     fields whose values the superseded record gives to the master; evidence adds to what the decision
-    records of the pair (licensing's updated versions say which file replaces which)."""
+    records of the pair (licensing's updated versions say which file replaces which). follow_up=False
+    leaves the implied pairs and the regroup to the caller, who records many decisions in one
+    transaction and calls follow_up_many once for all of them (review.bands)."""
     records = {pair.image_a.record, pair.image_b.record}
     others = [r for r in records if r.pk != master_record.pk]
     superseded = others[0] if others else None
@@ -184,9 +187,20 @@ def decide_duplicate(
             master.metadata["merged_fields"][name]["decision"] = decision.pk
         master.save(update_fields=["metadata", "updated_at"])
     ReviewItem.objects.filter(pair=pair).settle(decision)
-    implied.after(decision)
-    regroup_after_commit(pair.pk)
+    if follow_up:
+        implied.after(decision)
+        regroup_after_commit(pair.pk)
     return decision
+
+
+def follow_up_many(decisions):
+    """What decide_duplicate(follow_up=False) left for a batch of decisions, done once for all of them
+    in the caller's transaction: the pairs their answers now imply are settled (one pass over the
+    record groups they touched), and one worker task regroups all their pairs after the commit."""
+    implied.after_many(decisions)
+    pair_ids = [d.pair_id for d in decisions if d.pair_id]
+    if pair_ids:
+        transaction.on_commit(lambda: tasks.regroup_batch.delay(pair_ids), robust=True)
 
 
 def regroup_after_commit(pair_id):

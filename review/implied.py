@@ -233,6 +233,16 @@ def after(decision):
     return settle(_touched(decision))
 
 
+def after_many(decisions):
+    """after() for a batch of decisions in one transaction (a band decision): one settle over every
+    record group they touched, instead of one per decision."""
+    records = set()
+    for decision in decisions:
+        if not (decision.pending or decision.flagged or decision.kind not in _KINDS.values()):
+            records |= _touched(decision)
+    return settle(records) if records else []
+
+
 def _touched(decision):
     records = {state["record"] for state in decision.before} | {decision.master_id, decision.superseded_id}
     if decision.pair_id:

@@ -517,3 +517,26 @@ def test_reverting_a_band_batch_restores_the_catalogue_exactly(client_for, colle
     again = client.post(reverse("review-band-revert", args=[found.batch]), follow=True)
     assert "already been undone or reverted" in again.content.decode()
     assert Decision.objects.filter(kind=Decision.Kind.REVERT).count() == 6
+
+
+def test_pairs_the_batch_implies_are_closed_by_the_system_once(client_for, collection, personas):
+    agreeing(collection, personas, 12)
+    x, y, z = image(collection, 400), image(collection, 200), image(collection, 200)
+
+    def pair(a, b, score):
+        return CandidatePair.objects.create(
+            image_a=a, image_b=b, phash_distance=3, dhash_distance=3, score=score, tier="review",
+            relation="resized", priority=score, verified=True,
+        )  # fmt: skip
+
+    in_band = [pair(x, y, 0.95), pair(x, z, 0.95)]
+    implied = pair(y, z, 0.8)  # another band: the batch does not decide it, its answers imply it
+    services.sync_queue()
+
+    accept(client_for("supervisor"), collection)
+
+    assert {CatalogueRecord.objects.get(pk=i.record_id).master_id for i in (y, z)} == {x.record_id}
+    item = ReviewItem.objects.get(pair=implied)
+    assert item.status == "decided" and item.decision.automatic and item.decision.kind == "duplicate"
+    assert set(ReviewItem.objects.filter(pair__in=in_band).values_list("status", flat=True)) == {"decided"}
+    assert "intact" in verify()
