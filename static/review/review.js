@@ -703,7 +703,10 @@
   });
 
   // For the browser tests and the bench: the viewers of the item on screen.
-  window.mastercopyReview = { view: function () { return current && current.view; } };
+  window.mastercopyReview = {
+    view: function () { return current && current.view; },
+    prepared: function () { return Boolean(prepared && prepared.view && prepared.view.loaded); },
+  };
 
   var root = itemRoot();
   if (root) {

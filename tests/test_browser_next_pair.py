@@ -1,0 +1,79 @@
+"""Instant next pair (issue 15, item 4): after the decision key the next pair is fully visible (both panes'
+tiles drawn, measured with the Performance API from the key's submit to the frame after the last tile)
+in <= 300 ms on localhost, because its page, previews and first tiles were fetched while the reviewer
+looked at this one. The same run measures the baseline with the preparing switched off
+(localStorage mastercopy.prefetch = off). bench/next_pair.py runs this test and prints the figures
+(NEXT_PAIR_REPORT names the file they are written to)."""
+
+import json
+import os
+import statistics
+
+import pytest
+
+from tests.test_browser_review import (
+    browser,  # noqa: F401 - the Chromium fixture
+    current_item,
+    wait_for_next_item,
+)
+from tests.test_review_corpus import PASSWORD, build_corpus
+
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+pytestmark = pytest.mark.browser
+GOAL_MS = 300
+DECISIONS = 5
+
+
+def _session(browser, live_server, prefetch):  # noqa: F811
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    if not prefetch:
+        context.add_init_script("window.localStorage.setItem('mastercopy.prefetch', 'off')")
+    page = context.new_page()
+    page.goto(f"{live_server.url}/accounts/login/?next=/review/")
+    page.fill("input[name=username]", "cataloguer")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit], input[type=submit]")
+    page.wait_for_url("**/review/")
+    page.click("#start-reviewing")
+    page.wait_for_url("**/review/items/**")
+    page.wait_for_function("() => { const v = window.mastercopyReview.view(); return v && v.loaded; }")
+    return context, page
+
+
+def _decide_and_time(page, prefetch, n):
+    times = []
+    for i in range(n):
+        if prefetch:  # the reviewer looks at the pair while the next one is prepared
+            page.wait_for_function("() => window.mastercopyReview.prepared()")
+        else:
+            page.wait_for_timeout(1000)
+        item = current_item(page)
+        page.keyboard.press("n")
+        wait_for_next_item(page, item)
+        page.wait_for_function(f"() => performance.getEntriesByName('mc-next-pair').length >= {i + 1}")
+        page.wait_for_function("() => document.querySelector('#decision-form input[name=claim]') === null")
+        times.append(page.evaluate("() => performance.getEntriesByName('mc-next-pair').at(-1).duration"))
+    return times
+
+
+def test_the_next_pair_is_on_screen_within_300_ms_of_the_key(browser, live_server, personas, collection):  # noqa: F811
+    build_corpus(collection, pairs=2 * DECISIONS + 2)
+    context, page = _session(browser, live_server, prefetch=True)
+    prepared = _decide_and_time(page, True, DECISIONS)
+    context.close()
+    context, page = _session(browser, live_server, prefetch=False)
+    baseline = _decide_and_time(page, False, DECISIONS)
+    context.close()
+
+    report = {
+        "goal_ms": GOAL_MS,
+        "prefetch_ms": prepared,
+        "baseline_ms": baseline,
+        "prefetch_median_ms": statistics.median(prepared),
+        "prefetch_max_ms": max(prepared),
+        "baseline_median_ms": statistics.median(baseline),
+    }
+    if os.environ.get("NEXT_PAIR_REPORT"):
+        with open(os.environ["NEXT_PAIR_REPORT"], "w") as out:
+            json.dump(report, out)
+    assert report["prefetch_median_ms"] <= GOAL_MS, report
