@@ -19,7 +19,10 @@ Measured, in this order:
    pair the item screen GET and the decision POST, which redirects to the next item), keeping the master
    the screen suggests; these decisions are the band's evidence (n >= 381 all agreeing is what a lower
    bound of 0.99 needs).
-2. the group screen, when main has one (URL name review-group); otherwise said so, not measured.
+2. the group screen: --groups candidate groups of --group-size (copies of one picture, one pair from
+   each member to the proposed master, scoring 0.76-0.89 so they are not the band's evidence), each
+   decided with one GET of review-group and one submit keeping the proposed master and marking every
+   other member duplicate.
 3. band: a supervisor opens the band page (counts, estimate, interval, sample of 24) and accepts the
    suggested master for all --band open pairs: one POST, one batch, the decision chain included.
    Then verify_audit; then the whole batch reverted in one POST, the catalogue compared with its state
@@ -110,15 +113,15 @@ def pictures(collection, count):
     return made
 
 
-def _copies(sources, collection, count):
+def _copies(sources, collection, count, prefix="P", per_source=1):
     """count (copy of a picture, copy of its variant) image pairs: new records with new image rows on the
     sources' stored files, and copies of their fingerprints (bulk inserts)."""
     from catalogue import scripts
     from catalogue.models import CatalogueRecord, ImageFile
     from dedup.models import Fingerprint
 
-    plan = [(n, side, sources[n % len(sources)][side]) for n in range(count) for side in (0, 1)]
-    numbers = [f"P-{n:05d}{'-v' if side else ''}" for n, side, _image in plan]
+    plan = [(n, side, sources[n // per_source % len(sources)][side]) for n in range(count) for side in (0, 1)]
+    numbers = [f"{prefix}-{n:05d}{'-v' if side else ''}" for n, side, _image in plan]
     records = CatalogueRecord.objects.bulk_create(
         [
             # bulk_create skips save(): the search column it fills is filled here.
@@ -163,7 +166,7 @@ def _copies(sources, collection, count):
     return [(images[2 * n], images[2 * n + 1]) for n in range(count)]
 
 
-def seed(count, picture_count, rng):
+def seed(count, picture_count, rng, options_level=None):
     """The collection and count review-tier pairs of RELATION in the BAND score band, queued."""
     from catalogue.models import Collection
     from dedup.models import CandidatePair
@@ -196,7 +199,71 @@ def seed(count, picture_count, rng):
         )
     CandidatePair.objects.bulk_create(made, batch_size=500)
     services.sync_queue()
-    return collection
+    if options_level is not None:
+        collection.policy = {"band_precision": options_level}
+        collection.save()
+    return collection, sources
+
+
+def seed_groups(collection, sources, count, size, rng):
+    """count candidate groups of size members (a picture's copy as the proposed master, size - 1
+    copies of its variant), one pair from each member to the master, in the queue's 0.75-0.90 band
+    (so the group screen's decisions are not the band's evidence)."""
+    from dedup.models import CandidateGroup, CandidatePair
+    from review import services
+
+    # Each group is copies of one picture and its variant.
+    members = _copies(sources, collection, count * size, prefix="G", per_source=size)
+    made = []
+    for g in range(count):
+        chunk = members[g * size : (g + 1) * size]
+        master = chunk[0][0]  # the picture, larger than its resized variant or not: the group's master
+        group = CandidateGroup.objects.create(master=master)
+        copies = [variant for _original, variant in chunk[1:]] + [chunk[0][1]]
+        group.members.set([master, *copies])
+        for copy in copies:
+            a, b = sorted((master, copy), key=lambda image: image.pk)
+            score = round(rng.uniform(0.76, 0.89), 3)
+            made.append(
+                CandidatePair(
+                    image_a=a,
+                    image_b=b,
+                    phash_distance=2,
+                    dhash_distance=3,
+                    score=score,
+                    tier=CandidatePair.Tier.REVIEW,
+                    relation=RELATION,
+                    verified=True,
+                    priority=score,
+                    group=group,
+                )
+            )
+    CandidatePair.objects.bulk_create(made, batch_size=500)
+    services.sync_queue()
+    return list(CandidateGroup.objects.filter(pk__gte=0).order_by("pk"))
+
+
+def group_screen(cataloguer, groups):
+    """Each group decided on its screen: GET, then one POST keeping the proposed master and marking
+    every other member duplicate. Returns (seconds, decisions)."""
+    from django.urls import reverse
+
+    from review.models import Decision
+
+    client = Timed(cataloguer)
+    for group in groups:
+        screen = client.get(reverse("review-group", args=[group.pk]))
+        marks = {
+            f"mark-{row['image'].pk}": "duplicate"
+            for row in screen.context["members"]
+            if not row["is_master"]
+        }
+        client.post(
+            reverse("review-group", args=[group.pk]),
+            {"master": group.master_id, "seen": screen.context["seen"], **marks},
+        )
+    # The people's decisions of the submits (each shares its submit's batch id), not the system's.
+    return client.seconds, Decision.objects.filter(actor=cataloguer, batch__isnull=False).count()
 
 
 def users():
@@ -259,16 +326,6 @@ def pair_by_pair(cataloguer, collection, count):
         )
         decided += 1
     return client.seconds, decided
-
-
-def group_screen():
-    from django.urls import NoReverseMatch, reverse
-
-    try:
-        reverse("review-group", args=[1])
-    except NoReverseMatch:
-        return None
-    return True
 
 
 def catalogue_state(collection):
@@ -353,7 +410,10 @@ def measure(options):
     log(f"database: {settings.DATABASES['default']['NAME']} ({settings.DATABASES['default']['ENGINE']})")
     started = time.perf_counter()
     people = users()
-    collection = seed(options.pairs_by_pair + options.band, options.pictures, rng)
+    collection, sources = seed(options.pairs_by_pair + options.band, options.pictures, rng, options.level)
+    groups = (
+        seed_groups(collection, sources, options.groups, options.group_size, rng) if options.groups else []
+    )
     log(
         f"seeded {options.pairs_by_pair + options.band:,} pairs of {RELATION} scoring 0.905–0.995 on "
         f"{options.pictures} generated pictures in {time.perf_counter() - started:.1f} s"
@@ -367,11 +427,16 @@ def measure(options):
         f"1. pair by pair: {decided} decisions (item screen GET + decision POST each) in {seconds:.1f} s "
         f"of server time: {pbp_rate:,.0f} decisions/min ({seconds / decided * 1000:.0f} ms per decision)"
     )
-    if group_screen() is None:
-        log("2. group screen: NOT MEASURED: main has no group screen (URL review-group) yet")
+    if options.groups:
+        seconds, decided = group_screen(people["cataloguer"], groups)
+        log(
+            f"2. group screen: {len(groups)} groups of {options.group_size} (screen GET + one submit each) "
+            f"in {seconds:.1f} s of server time: {decided} decisions, "
+            f"{decided / seconds * 60:,.0f} decisions/min "
+            f"({decided / seconds * 60 / pbp_rate:.1f}x pair by pair)"
+        )
     else:
-        log("2. group screen: on main (review-group), but this bench does not drive it yet: NOT MEASURED")
-
+        log("2. group screen: not measured (--groups 0)")
     before = catalogue_state(collection)
     band_seconds, band_decided, _page, found = band(people["supervisor"], collection, options.band)
     band_rate = band_decided / band_seconds * 60
@@ -440,5 +505,10 @@ if __name__ == "__main__":
         "--pairs-by-pair", type=int, default=400, help="decided one by one first (the band's evidence)"
     )
     parser.add_argument("--pictures", type=int, default=40, help="generated pictures (each with a variant)")
+    parser.add_argument("--groups", type=int, default=40, help="candidate groups decided on the group screen")
+    parser.add_argument("--group-size", type=int, default=5)
+    parser.add_argument(
+        "--level", type=float, help="the collection's band_precision (default: the policy's 0.99)"
+    )
     parser.add_argument("--seed", type=int, default=1)
     sys.exit(main(parser.parse_args()))
