@@ -183,13 +183,24 @@ def _raise_failure(image):
 
 
 def tile(image, region, size, rotation, quality, fmt):
-    """(stored key, request) of the tile the URL asks for, made if it is not stored yet."""
-    described = pyramid(image)
-    width, height = upright_size(image, described)
-    req = image_api.parse(region, size, rotation, quality, fmt, width, height)
-    key = tile_key(image.sha256, req)
-    if default_storage.exists(key):
+    """The stored key of the tile the URL asks for, made if it is not stored yet. A stored tile costs one
+    look-up (a HEAD on S3): the request is read against the catalogue's size first, and the pyramid's
+    description only when the tile is missing."""
+    width, height = upright_size(image)
+    try:
+        req = image_api.parse(region, size, rotation, quality, fmt, width, height)
+    except IIIFError:
+        req = None  # perhaps only against the catalogue's size: the pyramid's decides below
+    key = tile_key(image.sha256, req) if req else None
+    if key and default_storage.exists(key):
         return key
+    described = pyramid(image)
+    if req is None or (described is not None and upright_size(image, described) != (width, height)):
+        width, height = upright_size(image, described)  # the catalogue's size was not the decoded one
+        req = image_api.parse(region, size, rotation, quality, fmt, width, height)
+        key = tile_key(image.sha256, req)
+        if default_storage.exists(key):
+            return key
     if described is None and image_api.in_pyramid(req, width, height):
         ensure_pyramid(image)
         if default_storage.exists(key):

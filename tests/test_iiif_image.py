@@ -307,3 +307,30 @@ def test_a_restricted_collection_is_not_found_through_iiif_as_through_the_origin
     personas["cataloguer"].groups.add(insiders)
     insider = client_for("cataloguer")
     assert [insider.get(url).status_code for url in _urls(image)] == [200, 200, 200, 200]
+
+
+def test_a_stored_tile_is_served_with_one_storage_lookup(client_for, scan, monkeypatch):
+    from iiif import tiles
+
+    image, _picture = scan
+    client = client_for("cataloguer")
+    url = _tile_url(image, "0,0,512,512", "512,512")
+    assert client.get(url).status_code == 200  # made
+    monkeypatch.setattr(tiles, "pyramid", lambda image: pytest.fail("the pyramid was read for a stored tile"))
+
+    assert client.get(url).status_code == 200
+
+
+def test_the_decoded_size_wins_over_a_wrong_catalogue_size(client_for, scan):
+    from catalogue.models import ImageFile
+
+    image, picture_ = scan
+    client = client_for("cataloguer")
+    assert client.get(_tile_url(image, "0,0,512,512", "512,512")).status_code == 200  # pyramid made
+    ImageFile.objects.filter(pk=image.pk).update(width=300, height=200)  # a wrong catalogue row
+
+    info = json.loads(client.get(reverse("iiif-info", args=[image.pk])).content)
+    tile = _decoded(client.get(_tile_url(image, "512,512,512,488", "512,488")))
+
+    assert (info["width"], info["height"]) == (1500, 1000)
+    assert _mean_difference(tile, picture_.crop((512, 512, 1024, 1000))) < 6
