@@ -374,5 +374,8 @@ def derivation_words(kind, pair, source, derivative):
         "captioned": gettext("%(derivative)s is %(source)s with a caption strip added"),
         "greyscale": gettext("%(derivative)s is %(source)s converted to greyscale"),
         "skewed": gettext("%(derivative)s is %(source)s turned slightly, like a crooked scan"),
+        "converted": gettext(
+            "%(derivative)s is %(source)s converted to a lossless format: the same pixels, no more detail"
+        ),
     }
     return words.get(kind, gettext("%(derivative)s was made from %(source)s")) % names

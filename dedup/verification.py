@@ -260,12 +260,14 @@ def _identical():
     return Verdict(["identical"], {}, "Right is a byte-for-byte identical copy of Left.", 1.0, 0)
 
 
-def _plan(pairs, known=()):
+def _plan(pairs, known=None):
     """(pair, hub) in the order to verify them: per connected cluster, the hub (the image with the most
     pairs, then the most pixels, then the lowest id: the likely master) and its pairs first, then the
     pairs between two of its neighbours, with the hub through which they may be inferred, then the rest
     of the cluster (hub None) the same way. known: verified pairs (frozensets of two image ids) from
-    earlier batches, which may serve as spokes too."""
+    earlier batches, which may serve as spokes too; read as the batch goes (_Legs.legs), so a hub found
+    made from one of its neighbours hands over to that source."""
+    known = {} if known is None else known
     neighbours = defaultdict(set)
     by_images = {}
     pixels = {i.pk: i.width * i.height for pair in pairs for i in (pair.image_a, pair.image_b)}
@@ -274,20 +276,37 @@ def _plan(pairs, known=()):
         neighbours[pair.image_b_id].add(pair.image_a_id)
         by_images[frozenset((pair.image_a_id, pair.image_b_id))] = pair
     remaining = dict(by_images)
+    preferred = None
     while remaining:
         degree = defaultdict(int)
         for key in remaining:
             for image in key:
                 degree[image] += 1
-        # The likely master: the most pairs, then the most pixels (the source the others were made from).
-        hub = min(degree, key=lambda image: (-degree[image], -pixels[image], image))
+        # The likely master: the most pairs, then the most pixels (the source the others were made from);
+        # or the source one of the last hub's pairs found it made from (an upscale or an expanded canvas
+        # has the most pixels): the source of sources serves the inference.
+        if preferred in degree:
+            hub = preferred
+        else:
+            hub = min(degree, key=lambda image: (-degree[image], -pixels[image], image))
+        preferred = None
         spokes = sorted(image for image in neighbours[hub] if frozenset((hub, image)) in remaining)
         for image in spokes:
             yield remaining.pop(frozenset((hub, image))), None
+        sources = [image for image in spokes if _leg_source(known, hub, image) == image]
+        if sources:
+            preferred = sources[0]
+            continue  # the hub was made from another: infer nothing through it, start from its source
         around = neighbours[hub] | {image for key in known if hub in key for image in key}
         for key in sorted(remaining, key=sorted):
             if key <= around:
                 yield remaining.pop(key), hub
+
+
+def _leg_source(known, a, b):
+    """The source image a verified pair (of known) names, or None."""
+    leg = known.get(frozenset((a, b))) if isinstance(known, dict) else None
+    return leg[3] if leg and len(leg) > 3 else None
 
 
 class _Legs:

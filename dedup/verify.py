@@ -66,8 +66,9 @@ LABELS = (
 
 # How a derivative was made from its source (Verdict.derivation): each one leaves the source richer.
 DERIVATIONS = ("cropped", "bordered", "captioned", "greyscale", "downscaled", "upscaled", "recompressed",
-               "skewed")
+               "skewed", "converted")
 UPSCALE_SCORE = 0.2       # _upscale_evidence score above this: the larger copy is an enlargement
+UPSCALE_NO_DETAIL = 0.15  # ... and so is one whose excess detail is below this, whatever its trace
 UPSCALE_MAX_PIXELS = 60_000_000  # larger images are not decoded whole to look for an upscale
 REPLAY_MATCH = 1.0        # mean grey levels: a re-encoding of the source reproduces the derivative this well
 REPLAY_MAX_PIXELS = 40_000_000
@@ -493,9 +494,17 @@ def verify(left, right, *, left_info: dict | None = None, right_info: dict | Non
             labels = ["pixel-identical"] + (["format-changed"] if fmt_changed else [])
             extra = f", converted from {L.format} to {R.format}" if fmt_changed else ""
             w, h = L.size
-            return Verdict(labels, {"formats": [L.format, R.format]},
+            # A lossy file cannot be made from a lossless one with the same pixels: the lossless file is
+            # a conversion of it (two lossless files, or two lossy ones, give no direction).
+            source, derivation = None, []
+            if L.lossless != R.lossless:
+                source, derivation = ("right" if L.lossless else "left"), ["converted"]
+            params = {"formats": [L.format, R.format]}
+            if source:
+                params["source"], params["derivation"] = source, derivation
+            return Verdict(labels, params,
                            f"Right has exactly the same pixels as Left ({w}×{h}, colours unchanged) but "
-                           f"different file bytes{extra}.", 1.0, 0)
+                           f"different file bytes{extra}.", 1.0, 0, source, derivation)
     return _compare(L, R, fmt_changed)
 
 
@@ -744,7 +753,7 @@ def _judge(L: _Side, R: _Side, fmt_changed: bool, m: _Match) -> Verdict:
         evidence = _upscale_evidence(L, R, scale)
         if evidence is not None:
             params["upscale_test"] = evidence
-            if evidence["score"] > UPSCALE_SCORE:
+            if evidence["score"] > UPSCALE_SCORE or evidence["excess_detail"] < UPSCALE_NO_DETAIL:
                 labels[labels.index("resized")] = "upscaled"
                 params["upscaled"] = "right" if scale > 1 else "left"
     labels = [x for x in LABELS if x in labels]
@@ -949,7 +958,8 @@ def _upscale_evidence(L: _Side, R: _Side, scale: float) -> dict | None:
     detail), measured at full resolution on both: the detail the larger holds beyond the smaller's finest
     (its spectrum above the smaller's Nyquist frequency, against the smaller brought to the same scale by
     bicubic interpolation), and the periodic trace interpolation leaves. score = trace - excess detail;
-    above UPSCALE_SCORE it is an upscale. Calibrated on the shared photos: Lanczos, bicubic and sharpened
+    above UPSCALE_SCORE, or with an excess below UPSCALE_NO_DETAIL, it is an upscale (reductions of the
+    shared photos hold 0.32 or more). Calibrated on the shared photos: Lanczos, bicubic and sharpened
     1.2-3x enlargements against Lanczos reductions of the same photos (bench/accuracy.py)."""
     big, small = (R, L) if scale > 1 else (L, R)
     g_big, g_small = _full_grey(big), _full_grey(small)
