@@ -718,10 +718,10 @@ def _judge(L: _Side, R: _Side, fmt_changed: bool, m: _Match) -> Verdict:
         changes = []
         if cd["tone"] > 3.0:
             changes.append("brighter" if cd["tone_signed"] > 0 else "darker")
-        if abs(cd["sat"] - 1.0) > 0.05 and max(cd["chroma"]) > 3.0:
+        if abs(cd["sat"] - 1.0) > 0.05 and max(cd["chroma"]) > 1.5:
             changes.append("more saturated" if cd["sat"] > 1 else "less saturated")
         cr, cb = cd["cast"]
-        if max(abs(cr), abs(cb)) > 2.5:
+        if max(abs(cr), abs(cb)) > 1.5:  # re-encodings and resizes stay below 0.4
             changes.append("warmer" if cr - cb > 0 else "cooler")
         if changes:
             labels.append("colour-changed")
