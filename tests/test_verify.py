@@ -138,3 +138,35 @@ def test_other_shots_of_one_object_are_different():
         v = check(verify(UKB_GROUP[0], other))
         assert v.different, (other.name, v.relation, v.sentence)
         assert v.sentence.startswith("Different photographs")
+
+
+@pytest.mark.parametrize("kind", ["upscaled-lanczos", "upscaled-bicubic", "upscaled-sharpened"])
+@pytest.mark.parametrize("photo", [JPEG, PHOTO, UKB_GROUP[0]])
+def test_an_upscale_is_labelled_and_its_source_is_the_smaller_copy(kind, photo):
+    upscale, params = variant(photo, kind)
+    assert 1.2 <= params["scale"] <= 3.0
+    both_ways = ((verify(photo, upscale), "left"), (verify(io.BytesIO(upscale.getvalue()), photo), "right"))
+    for v, source in both_ways:
+        check(v)
+        assert "upscaled" in v.labels and "resized" not in v.labels
+        assert (v.source, v.derivation) == (source, ["upscaled"])
+
+
+@pytest.mark.parametrize("photo", [JPEG, PHOTO, UKB_GROUP[0]])
+def test_a_reduction_is_not_an_upscale_of_it(photo):
+    smaller, _ = variant(photo, "downscaled")
+    v = check(verify(smaller, photo))  # the original is Right, and larger
+    assert "resized" in v.labels and "upscaled" not in v.labels
+    assert v.source == "right" and v.derivation[0] == "downscaled"  # (+ recompressed from the PNG)
+
+
+@pytest.mark.parametrize("kind", ["bordered", "caption-strip", "cropped"])
+def test_crop_border_and_caption_are_told_apart_on_either_side(kind):
+    copy, _ = variant(JPEG, kind)
+    expected = {"bordered": "bordered", "caption-strip": "overlay", "cropped": "cropped"}[kind]
+    derivation = {"bordered": "bordered", "caption-strip": "captioned", "cropped": "cropped"}[kind]
+    for v, source in ((verify(JPEG, copy), "left"), (verify(io.BytesIO(copy.getvalue()), JPEG), "right")):
+        check(v)
+        frames = {"cropped", "bordered", "overlay"} & set(v.labels)
+        assert frames == {expected}
+        assert (v.source, v.derivation) == (source, [derivation])
