@@ -151,7 +151,7 @@
     var box = root.querySelector(".viewer");
     var view = {
       root: root, config: config, align: a, box: box, mode: "side", link: "pixels",
-      anchor: null, timer: null, shownB: true, top: null, syncing: false, loaded: false,
+      anchor: null, timer: null, shownB: true, top: null, syncing: false, loaded: false, leader: null,
       left: OpenSeadragon(viewerOptions(root.querySelector("#osd-left"))),
       right: OpenSeadragon(viewerOptions(root.querySelector("#osd-right"))),
       overlay: OpenSeadragon(viewerOptions(root.querySelector("#osd-overlay"))),
@@ -175,6 +175,7 @@
         },
       });
     });
+    view.leader = view.left;
     view.left.addOnceHandler("open", function () { place(view); });
     view.right.addOnceHandler("open", function () { place(view); });
     link(view);
@@ -242,7 +243,9 @@
   function link(view) {
     [view.left, view.right].forEach(function (viewer) {
       viewer.addHandler("viewport-change", function () {
-        if (view.syncing) return;
+        // Only the pane the reviewer works in leads: a follower's own change event must not echo back
+        // (it would stop the leader's animation half-way).
+        if (view.syncing || viewer !== view.leader) return;
         view.syncing = true;
         try { follow(view, viewer, viewer === view.left ? view.right : view.left); } finally { view.syncing = false; }
         showScale(view);
@@ -253,6 +256,9 @@
         view.anchor = { viewer: viewer, fx: (event.clientX - r.left) / r.width, fy: (event.clientY - r.top) / r.height };
       });
       element.addEventListener("pointerleave", function () { view.anchor = null; });
+      ["pointerenter", "pointerdown", "wheel"].forEach(function (name) {
+        element.addEventListener(name, function () { view.leader = viewer; }, { passive: true });
+      });
     });
     view.overlay.addHandler("viewport-change", function () { if (view.mode === "swipe") swipe(view); });
   }
@@ -343,6 +349,7 @@
 
   function zoom(view, how) {
     var viewer = activeViewer(view);
+    if (viewer === view.left) view.leader = view.left;
     if (how === "home") return fit(view);
     if (how === "actual") {
       // 1:1: one pixel of the original (Left's, in the overlays) to one screen pixel.
