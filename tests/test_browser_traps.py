@@ -201,8 +201,10 @@ def test_the_rereview_screen_uses_the_same_viewer_and_keys(browser, live_server,
     page.keyboard.press("Escape")
     page.keyboard.press("f")
     assert page.locator("#viewer").get_attribute("data-mode") == "flicker"
+    first = page.url
     page.keyboard.press("n")
-    page.wait_for_function("() => { const v = window.mastercopyReview.view(); return !v || v.loaded; }")
+    page.wait_for_url(lambda url: url != first)  # a plain POST and redirect: the next item's page
+    page.wait_for_function("() => { const v = window.mastercopyReview.view(); return v && v.loaded; }")
     page.keyboard.press("j")
     page.wait_for_selector("#rereview-done")
 
