@@ -340,6 +340,12 @@ class _Legs:
             return False
         labels = [set(leg[1].split("+")) for leg in found]
         exact = {"identical", "pixel-identical"}
+        # Two changes of the hub say what the members are to each other only when one member is an exact
+        # copy of the hub, or the hub is the source of both (siblings): two colour versions of a hub may
+        # be equal to each other or not, so such a pair is compared.
+        siblings = all(leg[3] == hub for leg in found)
+        if not siblings and not any(found_labels & exact for found_labels in labels):
+            return False
         if all(found_labels & exact for found_labels in labels):
             relation = ["pixel-identical"]  # equal pixels twice over are equal pixels
         else:

@@ -66,22 +66,23 @@ def test_the_original_is_suggested_over_an_upscale_and_a_bordered_copy(
     page.wait_for_url("**/review/")
 
     page.goto(live_server.url + ReviewItem.objects.get(pair=upscale).get_absolute_url())
-    right = page.locator(".pane.right figcaption")
-    left = page.locator(".pane.left figcaption")
+    right = page.locator("#review-item .pane.right figcaption")
+    left = page.locator("#review-item .pane.left figcaption")
     assert right.locator(".badge", has_text="suggested master").count() == 1
     assert left.locator(".badge", has_text="suggested master").count() == 0
     assert left.locator(".badge.upscaled").inner_text() == "upscaled 1.6×"
     assert "effective resolution 533×800" in left.inner_text()  # the original's size: no new detail
-    reason = page.locator(".master-reason").inner_text()
+    reason = page.locator("#review-item .master-reason").inner_text()
     assert reason == "Right is the source: Left is Right upscaled 1.6×; an upscale adds no detail."
-    assert "Duplicate: keep right as master" in page.locator(".suggestion").inner_text()
+    assert "Duplicate: keep right as master" in page.locator("#review-item .suggestion").inner_text()
     page.screenshot(path=str(ARTIFACTS / "direction-upscaled.png"), full_page=True)
 
     page.goto(live_server.url + ReviewItem.objects.get(pair=framed).get_absolute_url())
-    assert page.locator(".pane.left figcaption .badge", has_text="suggested master").count() == 1
-    assert page.locator(".pane.right figcaption .badge", has_text="suggested master").count() == 0
-    reason = page.locator(".master-reason").inner_text()
+    shown = page.locator("#review-item")
+    assert shown.locator(".pane.left figcaption .badge", has_text="suggested master").count() == 1
+    assert shown.locator(".pane.right figcaption .badge", has_text="suggested master").count() == 0
+    reason = page.locator("#review-item .master-reason").inner_text()
     assert reason == "Left is the source: Right is Left with a border added."
-    assert "Duplicate: keep left as master" in page.locator(".suggestion").inner_text()
+    assert "Duplicate: keep left as master" in page.locator("#review-item .suggestion").inner_text()
     page.screenshot(path=str(ARTIFACTS / "direction-bordered.png"), full_page=True)
     assert not errors
