@@ -70,8 +70,11 @@ def test_the_language_switch_stays_on_the_current_item(browser, live_server, per
     decide_by_key(page, "n")
     now = current_item(page)
 
-    page.select_option("#language-select", "zh-hant")
-    page.wait_for_load_state("load")
+    # The select submits its form: wait for the page that answers it, not the one already loaded.
+    with page.expect_navigation():
+        page.select_option("#language-select", "zh-hant")
+    page.wait_for_selector("html[lang='zh-hant']")
+    drawn(page)
 
     assert page.locator("html").get_attribute("lang") == "zh-hant"
     assert current_item(page) == now
