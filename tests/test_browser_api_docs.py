@@ -3,8 +3,7 @@ every operation under the strict Content-Security-Policy without a single violat
 
 import pytest
 
-from tests.test_browser_review import ARTIFACTS, browser  # noqa: F401 - the Chromium fixture
-from tests.test_review_corpus import PASSWORD
+from tests.test_browser_review import ARTIFACTS, browser, sign_in  # noqa: F401 - the Chromium fixture
 
 pytestmark = pytest.mark.browser
 
@@ -25,11 +24,7 @@ def test_the_api_docs_render_under_the_csp(browser, live_server, personas):  # n
         lambda request: outside.append(request.url) if not request.url.startswith(live_server.url) else None,
     )
 
-    page.goto(f"{live_server.url}/accounts/login/?next=/api/docs/")
-    page.fill("input[name=username]", "cataloguer")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit], input[type=submit]")
-    page.wait_for_url("**/api/docs/")
+    sign_in(page, live_server.url, "cataloguer", next="/api/docs/")
     page.wait_for_selector(".opblock", timeout=30000)
 
     operations = page.locator(".opblock").count()

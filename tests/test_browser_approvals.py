@@ -6,8 +6,8 @@ import pytest
 from catalogue.models import CatalogueRecord, Collection
 from review import approval, services
 from review.models import Decision, ReviewItem
-from tests.test_browser_review import ARTIFACTS, browser  # noqa: F401 - the Chromium fixture
-from tests.test_review_corpus import PASSWORD, build_corpus
+from tests.test_browser_review import ARTIFACTS, browser, sign_in  # noqa: F401 - the Chromium fixture
+from tests.test_review_corpus import build_corpus
 
 pytestmark = pytest.mark.browser
 
@@ -31,11 +31,7 @@ def test_a_supervisor_approves_in_the_browser(browser, live_server, personas, co
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.on("console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None)
 
-    page.goto(f"{live_server.url}/accounts/login/?next=/review/supervisor/approvals/")
-    page.fill("input[name=username]", "supervisor")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit], input[type=submit]")
-    page.wait_for_url("**/review/supervisor/approvals/")
+    sign_in(page, live_server.url, "supervisor", next="/review/supervisor/approvals/")
     assert page.locator(f'tr[data-decision="{proposal.pk}"]').count() == 1
 
     page.select_option("select[name=collection]", str(other.pk))  # submits itself (static/js/base.js)

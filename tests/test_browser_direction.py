@@ -13,8 +13,7 @@ from catalogue.variants import make_variant
 from dedup.models import CandidatePair
 from review.models import ReviewItem
 from tests.conftest import SHARED_PHOTOS
-from tests.test_browser_review import ARTIFACTS, browser  # noqa: F401 - the fixture
-from tests.test_review_corpus import PASSWORD
+from tests.test_browser_review import ARTIFACTS, browser, sign_in  # noqa: F401 - the fixture
 
 pytestmark = pytest.mark.browser
 PHOTO = SHARED_PHOTOS / "inet_n02002556_white_stork.jpg"
@@ -59,11 +58,7 @@ def test_the_original_is_suggested_over_an_upscale_and_a_bordered_copy(
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     errors = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(f"{live_server.url}/accounts/login/?next=/review/")
-    page.fill("input[name=username]", "cataloguer")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit], input[type=submit]")
-    page.wait_for_url("**/review/")
+    sign_in(page, live_server.url, "cataloguer")
 
     page.goto(live_server.url + ReviewItem.objects.get(pair=upscale).get_absolute_url())
     right = page.locator("#review-item .pane.right figcaption")

@@ -8,9 +8,8 @@ import pytest
 
 from catalogue.models import CatalogueRecord
 from review.models import Decision, ReviewItem
-from tests.test_browser_review import browser  # noqa: F401 - the fixture
+from tests.test_browser_review import browser, sign_in  # noqa: F401 - the fixture
 from tests.test_group_review import make_group
-from tests.test_review_corpus import PASSWORD
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
@@ -22,11 +21,7 @@ def test_a_cataloguer_clears_a_group_of_five_by_keyboard(browser, live_server, p
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     errors = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(f"{live_server.url}/accounts/login/?next=/review/groups/")
-    page.fill("input[name=username]", "cataloguer")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit], input[type=submit]")
-    page.wait_for_url("**/review/groups/")
+    sign_in(page, live_server.url, "cataloguer", next="/review/groups/")
     page.click(f'a[href="/review/groups/{group.pk}/"]')
     page.wait_for_selector("#group-form")
     assert "10 pairs wait for a decision" in page.content()

@@ -9,8 +9,8 @@ from django.utils import timezone
 from catalogue.models import CatalogueRecord, ImageFile
 from licensing.models import Licence
 from review import services
-from tests.test_browser_review import ARTIFACTS, browser  # noqa: F401 - the Chromium fixture
-from tests.test_review_corpus import PASSWORD, build_corpus
+from tests.test_browser_review import ARTIFACTS, browser, sign_in  # noqa: F401 - the Chromium fixture
+from tests.test_review_corpus import build_corpus
 
 pytestmark = pytest.mark.browser
 
@@ -42,11 +42,7 @@ def test_a_licence_number_answers_on_one_page(browser, live_server, personas, co
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.on("console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None)
 
-    page.goto(f"{live_server.url}/accounts/login/?next=/licensing/licences/")
-    page.fill("input[name=username]", "cataloguer")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit], input[type=submit]")
-    page.wait_for_url("**/licensing/licences/")
+    sign_in(page, live_server.url, "cataloguer", next="/licensing/licences/")
     page.fill("input[name=q]", "LIC-2026-0042")
     page.press("input[name=q]", "Enter")
     page.wait_for_url(f"**/licensing/licences/{Licence.objects.get().pk}/")

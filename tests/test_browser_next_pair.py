@@ -14,9 +14,11 @@ import pytest
 from tests.test_browser_review import (
     browser,  # noqa: F401 - the Chromium fixture
     current_item,
+    sign_in,
+    start_reviewing,
     wait_for_next_item,
 )
-from tests.test_review_corpus import PASSWORD, build_corpus
+from tests.test_review_corpus import build_corpus
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 pytestmark = pytest.mark.browser
@@ -29,14 +31,8 @@ def _session(browser, live_server, prefetch):  # noqa: F811
     if not prefetch:
         context.add_init_script("window.localStorage.setItem('mastercopy.prefetch', 'off')")
     page = context.new_page()
-    page.goto(f"{live_server.url}/accounts/login/?next=/review/")
-    page.fill("input[name=username]", "cataloguer")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit], input[type=submit]")
-    page.wait_for_url("**/review/")
-    page.click("#start-reviewing")
-    page.wait_for_url("**/review/items/**")
-    page.wait_for_function("() => { const v = window.mastercopyReview.view(); return v && v.loaded; }")
+    sign_in(page, live_server.url, "cataloguer")
+    start_reviewing(page)
     return context, page
 
 

@@ -45,6 +45,29 @@ def browser():
         browser.close()
 
 
+def sign_in(page, url, user, next="/review/", lands=None):
+    """Sign `user` in through the login form (the personas' password) and wait for the page `next`, or
+    for `lands` (a URL pattern) where the server sends the browser on from `next`."""
+    page.goto(f"{url}/accounts/login/?next={next}")
+    page.fill("input[name=username]", user)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit], input[type=submit]")
+    page.wait_for_url(f"**{lands or next}")
+    return page
+
+
+def drawn(page):
+    """Both panes' pictures loaded (the viewer says so)."""
+    page.wait_for_function("() => { const v = window.mastercopyReview.view(); return v && v.loaded; }")
+
+
+def start_reviewing(page):
+    """From the review home page to the first item, drawn."""
+    page.click("#start-reviewing")
+    page.wait_for_url("**/review/items/**")
+    drawn(page)
+
+
 def wait_for_next_item(page, previous):
     page.wait_for_function(
         "(previous) => { const head = document.querySelector('#review-item .item-head');"
@@ -84,11 +107,7 @@ def test_a_cataloguer_decides_by_keyboard(browser, live_server, personas, collec
     errors = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
 
-    page.goto(f"{live_server.url}/accounts/login/?next=/review/")
-    page.fill("input[name=username]", "cataloguer")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit], input[type=submit]")
-    page.wait_for_url("**/review/")
+    sign_in(page, live_server.url, "cataloguer")
     assert "6 pairs wait for a decision" in page.content()
     page.click("#start-reviewing")
     page.wait_for_url("**/review/items/**")
@@ -164,11 +183,7 @@ def test_a_supervisor_sees_the_charts(browser, live_server, personas, collection
     errors = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
 
-    page.goto(f"{live_server.url}/accounts/login/?next=/review/supervisor/charts/")
-    page.fill("input[name=username]", "supervisor")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit], input[type=submit]")
-    page.wait_for_url("**/review/supervisor/charts/")
+    sign_in(page, live_server.url, "supervisor", next="/review/supervisor/charts/")
     page.wait_for_function("() => document.body.dataset.chartsReady === '1'")
     page.screenshot(path=str(ARTIFACTS / "supervisor-charts.png"), full_page=True)
 

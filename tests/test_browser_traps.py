@@ -14,10 +14,13 @@ from review.models import Decision, ReviewItem
 from tests.test_browser_review import (
     browser,  # noqa: F401 - the Chromium fixture
     current_item,
+    drawn,
     overlay_mean,
+    sign_in,
+    start_reviewing,
     wait_for_next_item,
 )
-from tests.test_review_corpus import PASSWORD, add_image, build_corpus, encode, make_pair, picture
+from tests.test_review_corpus import add_image, build_corpus, encode, make_pair, picture
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 pytestmark = pytest.mark.browser
@@ -27,23 +30,8 @@ def signed_in(browser, live_server, who="cataloguer", size=(1400, 1000), start="
     page = browser.new_page(viewport={"width": size[0], "height": size[1]})
     page.errors = []
     page.on("pageerror", lambda exc: page.errors.append(str(exc)))
-    page.goto(f"{live_server.url}/accounts/login/?next={start}")
-    page.fill("input[name=username]", who)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit], input[type=submit]")
-    page.wait_for_url(f"**{lands or start}")
+    sign_in(page, live_server.url, who, next=start, lands=lands)
     return page
-
-
-def drawn(page):
-    """Both panes' pictures loaded (the viewer says so)."""
-    page.wait_for_function("() => { const v = window.mastercopyReview.view(); return v && v.loaded; }")
-
-
-def start_reviewing(page):
-    page.click("#start-reviewing")
-    page.wait_for_url("**/review/items/**")
-    drawn(page)
 
 
 def showing(page, item):
@@ -207,7 +195,7 @@ def test_the_rereview_screen_uses_the_same_viewer_and_keys(browser, live_server,
     first = page.url
     page.keyboard.press("n")
     page.wait_for_url(lambda url: url != first)  # a plain POST and redirect: the next item's page
-    page.wait_for_function("() => { const v = window.mastercopyReview.view(); return v && v.loaded; }")
+    drawn(page)
     page.keyboard.press("j")
     page.wait_for_selector("#rereview-done")
 

@@ -11,8 +11,8 @@ from django.core.files.storage import default_storage
 from PIL import Image, ImageDraw
 
 from dedup.models import Fingerprint
-from tests.test_browser_review import browser  # noqa: F401 - the Chromium fixture
-from tests.test_review_corpus import PASSWORD, add_image, make_pair, picture
+from tests.test_browser_review import browser, sign_in, start_reviewing  # noqa: F401 - the Chromium fixture
+from tests.test_review_corpus import add_image, make_pair, picture
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 pytestmark = pytest.mark.browser
@@ -27,14 +27,8 @@ def _png(image):
 
 def _open(browser, live_server):  # noqa: F811
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    page.goto(f"{live_server.url}/accounts/login/?next=/review/")
-    page.fill("input[name=username]", "cataloguer")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit], input[type=submit]")
-    page.wait_for_url("**/review/")
-    page.click("#start-reviewing")
-    page.wait_for_url("**/review/items/**")
-    page.wait_for_function("() => { const v = window.mastercopyReview.view(); return v && v.loaded; }")
+    sign_in(page, live_server.url, "cataloguer")
+    start_reviewing(page)
     return page
 
 
