@@ -306,28 +306,13 @@ def measure(options):
 
 def legacy_rebuild():
     """The rebuild every verify batch ran before dedup.grouping (dedup/search.py and dedup/groups.py as
-    they were), kept here as the baseline."""
+    they were), kept here as the baseline; its split is the one first written, which tests/test_groups.py
+    keeps as the reference the new split is checked against."""
     from django.db import transaction
 
     from catalogue.models import ImageFile
-    from dedup.groups import components
     from dedup.models import CandidateGroup, CandidatePair
-
-    def build_groups(pairs, rank):
-        neighbours = {}
-        for a, b in pairs:
-            neighbours.setdefault(a, set()).add(b)
-            neighbours.setdefault(b, set()).add(a)
-        groups = []
-        for component in components(pairs):
-            remaining = set(component)
-            while remaining:
-                master = max(remaining, key=lambda x: (rank(x), -x))
-                members = {master} | (neighbours[master] & remaining)
-                if len(members) > 1:
-                    groups.append((master, sorted(members)))
-                remaining -= members
-        return sorted(groups, key=lambda group: group[1][0])
+    from tests.test_groups import reference_groups as build_groups
 
     links = list(CandidatePair.objects.exclude(tier="rejected").values_list("pk", "image_a_id", "image_b_id"))
     ids = {x for _, a, b in links for x in (a, b)}

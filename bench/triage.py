@@ -62,41 +62,11 @@ def log(text=""):
 # --- the generated set -----------------------------------------------------------------------------------
 
 
-def _stored_image(collection, number, data):
-    from django.conf import settings
-
-    from catalogue.importing import sha256_of, store_original
-    from catalogue.inspect import inspect_image
-    from catalogue.models import CatalogueRecord, ImageFile
-    from dedup.fingerprinting import fingerprint_image
-
-    stream = io.BytesIO(data)
-    sha, size = sha256_of(stream)
-    info = inspect_image(stream, settings.MASTERCOPY_MAX_PIXELS)
-    key = store_original(stream, sha)
-    record = CatalogueRecord.objects.create(collection=collection, catalogue_number=number)
-    image = ImageFile.objects.create(
-        record=record,
-        collection=collection,
-        storage_key=key,
-        original_filename=f"{number}.{info.format.lower()}",
-        source_path=f"{number}.{info.format.lower()}",
-        size=size,
-        sha256=sha,
-        format=info.format,
-        width=info.width,
-        height=info.height,
-        mode=info.mode,
-    )
-    if not fingerprint_image(image):
-        raise SystemExit(f"could not fingerprint the generated image {number}")
-    return image
-
-
 def pictures(collection, count):
     """count (picture, resized variant) image pairs, stored and fingerprinted."""
     from catalogue.variants import make_variant
     from tests.imagefactory import scene
+    from tests.test_review_corpus import add_image
 
     made = []
     for n in range(count):
@@ -106,8 +76,8 @@ def pictures(collection, count):
         variant = make_variant(out.getvalue(), "resized", rng=random.Random(n))
         made.append(
             (
-                _stored_image(collection, f"SRC-{n:04d}", out.getvalue()),
-                _stored_image(collection, f"SRC-{n:04d}-v", variant.data),
+                add_image(collection, f"SRC-{n:04d}", io.BytesIO(out.getvalue())),
+                add_image(collection, f"SRC-{n:04d}-v", io.BytesIO(variant.data)),
             )
         )
     return made

@@ -62,7 +62,8 @@ def add_image(collection, number, data, **record_fields):
         mode=info.mode,
         icc_profile=info.icc_profile,
     )
-    assert fingerprint_image(image)
+    fingerprinted = fingerprint_image(image)  # outside the assert: it must run under python -O too
+    assert fingerprinted, f"could not fingerprint {number}"
     return image
 
 
