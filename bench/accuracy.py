@@ -19,7 +19,7 @@ precision (pairs in the review tier that are two copies of one photograph), fals
 orientation, checked on the files),
 whether every byte- or pixel-identical copy was settled automatically, crop-label accuracy, the
 pipeline's seconds; per kind, the share of (original, variant) pairs whose suggested master (the
-export's suggested_master, i.e. dedup.policy.suggestion) is the original, and the share whose relation
+export's suggested_master, i.e. dedup.policy.suggest_master) is the original, and the share whose relation
 has the kind's label (and, for crops, borders and caption strips, none of the other two); and the
 same recall/precision for a plain pHash <= 10 baseline (imagehash on each file as stored) in the same
 run. The last line is a one-line summary; exit 0 only if every goal holds.

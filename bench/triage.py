@@ -289,7 +289,7 @@ def pair_by_pair(cataloguer, collection, count):
     decided = 0
     while decided < count and response.status_code == 302 and "/items/" in response["Location"]:
         screen = client.get(response["Location"])
-        side = screen.context["suggestion"]["side"]
+        side = screen.context["suggestion"].side
         item = screen.context["item"]
         response = client.post(
             reverse("review-decide", args=[item.pk]), {**filters, "decision": f"keep-{side}"}

@@ -182,23 +182,6 @@ def keep_best_key(image, rule, derived=None):
     return (image.collection.reference, *(_key(image, c, derived) for c in rule))
 
 
-def suggestion(pair):
-    """What the pair screen suggests for a pair: the side of the master image (suggest_master: the
-    source, else the keep-best rule of image_a's collection; "left" for image_a, "right" for image_b),
-    the reason, the criterion that decided, and "duplicate" when that collection counts the pair's
-    relation as the same record ("related" otherwise). One function, so that a band decision
-    (review.bands) accepts exactly what the screen suggests for each pair."""
-    rules = for_collection(pair.image_a.record.collection)
-    master = suggest_master(pair, rules["keep_best"])
-    return {
-        "side": master.position,
-        "reason": master.reason,
-        "criterion": master.criterion,
-        "kind": "duplicate" if same_record(pair.relation, rules) else "related",
-        "thresholds": rules["thresholds"],
-    }
-
-
 def _criterion(best, runner, rule, derived):
     for criterion in rule:
         if _key(best, criterion, derived) != _key(runner, criterion, derived):
@@ -267,30 +250,31 @@ def shown_quality(image, pair=None):
 # --------------------------------------------------------------------------- the suggested master
 
 
-@dataclass
+@dataclass(frozen=True)
 class Suggestion:
-    """The master suggested for a pair: side "a" (left) or "b" (right), that image, the criterion that
-    decided ("source", "reference", or a keep-best criterion) and the reason in words."""
+    """What is suggested for a pair: the master's side ("left" for image_a, "right" for image_b), that
+    image, the criterion that decided ("source", "reference", or a keep-best criterion), the reason in
+    words, and the kind: "duplicate" when the collection counts the pair's relation as the same record,
+    "related" otherwise."""
 
     side: str
     image: object
     criterion: str
     reason: str
-
-    @property
-    def position(self):
-        return "left" if self.side == "a" else "right"
+    kind: str
 
 
-def suggest_master(pair, rule=None):
-    """The one place that suggests a pair's master: the pair screen, the group proposal and automatic
-    settling all call it. The source verification found (pair.source_side) wins, and the reason says
-    what the other is ("Left is the source: Right is Left upscaled 1.6×; an upscale adds no detail");
-    otherwise the collection's keep-best rule decides, and the reason says that it did. A reference
+def suggest_master(pair):
+    """The one place that suggests a pair's master: the pair screen, a band decision (review.bands
+    accepts exactly what the screen suggests), the export, the group proposal and automatic settling
+    all call it. The source verification found (pair.source_side) wins, and the reason says what the
+    other is ("Left is the source: Right is Left upscaled 1.6×; an upscale adds no detail"); otherwise
+    the keep-best rule of image_a's collection decides, and the reason says that it did. A reference
     collection's image still comes first."""
     a, b = pair.image_a, pair.image_b
-    if rule is None:
-        rule = for_collection(a.collection)["keep_best"]
+    rules = for_collection(a.collection)
+    rule = rules["keep_best"]
+    kind = "duplicate" if same_record(pair.relation, rules) else "related"
     source = pair.source_image
     derived = {}
     if source is not None:
@@ -298,13 +282,13 @@ def suggest_master(pair, rule=None):
         derived[other.pk] = (source, (pair.derivation or "").split("+"))
     ordered, why = rank_images([a, b], rule, derived)
     best = ordered[0]
-    side = "a" if best.pk == a.pk else "b"
+    side = "left" if best.pk == a.pk else "right"
     reference = best.collection.reference and not (ordered[1].collection.reference)
     criterion = "reference" if reference else (_criterion(best, ordered[1], rule, derived) or "accession")
     if criterion == "source":
-        return Suggestion(side, best, criterion, source_reason(pair))
+        return Suggestion(side, best, criterion, source_reason(pair), kind)
     if reference:
-        return Suggestion(side, best, criterion, why)
+        return Suggestion(side, best, criterion, why, kind)
     if source is None:
         text = gettext(
             "The pixels do not show which file was made from which; master by the collection's keep-best "
@@ -315,7 +299,7 @@ def suggest_master(pair, rule=None):
             "reason": why,
             "direction": source_reason(pair).rstrip("."),
         }
-    return Suggestion(side, best, criterion, text)
+    return Suggestion(side, best, criterion, text, kind)
 
 
 def _names(pair):

@@ -8,7 +8,7 @@ approval) and still stand (not undone, reverted or declined); one per pair (the 
 have two). Automatic decisions and band decisions themselves are left out: the first say nothing about
 people's judgement, and counting the second would let a band vouch for itself. A reviewed decision
 *agrees* when it is a duplicate whose master is the suggested master, the one the pair screen suggests
-today (dedup.policy.suggestion). The estimated precision is agreeing / reviewed, with its 95% Wilson
+today (dedup.policy.suggest_master). The estimated precision is agreeing / reviewed, with its 95% Wilson
 score interval; a band decision is allowed only when the interval's lower bound reaches the level the
 collection's policy sets (``band_precision``, default 0.99; for a band whose pairs reach into other
 collections, the strictest of their levels).
@@ -173,7 +173,7 @@ def estimate(band):
     return Estimate(agree, len(latest), *wilson(agree, len(latest)))
 
 
-# What dedup.policy.suggestion reads of a pair: both images, their records, collections and
+# What dedup.policy.suggest_master reads of a pair: both images, their records, collections and
 # fingerprints (the quality facts).
 PAIR_FIELDS = (
     "image_a__collection",
@@ -197,7 +197,7 @@ def items_with_pairs(ids):
 
 def suggested_master(pair):
     """The image the pair screen suggests keeping."""
-    return pair.image_a if policy.suggestion(pair)["side"] == "left" else pair.image_b
+    return policy.suggest_master(pair).image
 
 
 def open_items(band, user):

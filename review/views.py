@@ -409,7 +409,7 @@ def _item_context(request, item, filters):
     pair = item.pair
     now = timezone.now()
     supervisor = request.user.has_perm(SUPERVISE)
-    suggestion = policy.suggestion(pair)
+    suggestion = policy.suggest_master(pair)
     holds = item.leased_to(request.user, now)
     open_to_me = item.status == ReviewItem.Status.OPEN or (
         item.status == ReviewItem.Status.ESCALATED and supervisor
@@ -438,7 +438,7 @@ def _item_context(request, item, filters):
             "left": policy.shown_quality(pair.image_a, pair),
             "right": policy.shown_quality(pair.image_b, pair),
         },
-        "signals": _signals(pair, suggestion["thresholds"]),
+        "signals": _signals(pair, policy.for_collection(pair.image_a.collection)["thresholds"]),
         "rows": _metadata_rows(left, right),
         "metadata_evidence": _metadata_evidence(left, right),
         "merge": merge,

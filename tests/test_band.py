@@ -213,7 +213,7 @@ def test_the_suggested_master_is_the_one_the_pair_screen_suggests(client_for, co
 
     estimate = band_page(client, collection).context["estimate"]
 
-    assert screen.context["suggestion"]["side"] == "left"
+    assert screen.context["suggestion"].side == "left"
     assert (estimate.agree, estimate.total) == (1, 2)
 
 

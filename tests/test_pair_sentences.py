@@ -29,7 +29,7 @@ def screen(client, pair):
     page = response.content.decode()
     sentence = re.search(r'<p class="explanation">(.*?)</p>', page, re.S).group(1)
     relation = re.search(r'<h1 class="relation">(.*?) <span', page, re.S).group(1)
-    master = "left" if response.context["suggestion"]["side"] == "left" else "right"
+    master = "left" if response.context["suggestion"].side == "left" else "right"
     return relation.strip(), re.sub(r"\s+", " ", sentence).strip(), master
 
 

@@ -27,7 +27,7 @@ COLUMNS = [
     "explanation",
     "relation_params",
     "tier_reason",
-    # Added after the others (issue 13): the pair screen's suggestion (dedup.policy.suggestion).
+    # Added after the others (issue 13): the pair screen's suggestion (dedup.policy.suggest_master).
     "suggested_master",
     "master_reason",
 ]
@@ -41,7 +41,7 @@ def rows(include_rejected=False):
         pairs = pairs.exclude(tier=CandidatePair.Tier.REJECTED)
     for pair in pairs.iterator(chunk_size=2000):
         a, b = pair.image_a, pair.image_b
-        suggested = policy.suggestion(pair)
+        suggested = policy.suggest_master(pair)
         yield {
             "left": a.source_path,
             "right": b.source_path,
@@ -58,11 +58,11 @@ def rows(include_rejected=False):
             "border_distance": pair.border_distance,
             "crop_distance": pair.crop_distance,
             "group": pair.group_id,
-            "explanation": sentences.describe(pair, suggested["side"]),
+            "explanation": sentences.describe(pair, suggested.side),
             "relation_params": json.dumps(pair.relation_params, ensure_ascii=False, sort_keys=True),
             "tier_reason": pair.tier_reason,
-            "suggested_master": suggested["side"],
-            "master_reason": str(suggested["reason"]),
+            "suggested_master": suggested.side,
+            "master_reason": str(suggested.reason),
         }
 
 
