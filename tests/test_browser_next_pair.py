@@ -73,3 +73,36 @@ def test_the_next_pair_is_on_screen_within_300_ms_of_the_key(browser, live_serve
         with open(os.environ["NEXT_PAIR_REPORT"], "w") as out:
             json.dump(report, out)
     assert report["prefetch_median_ms"] <= GOAL_MS, report
+
+
+def test_a_document_wide_selector_finds_only_the_shown_item_while_the_next_is_prepared(
+    browser,  # noqa: F811
+    live_server,
+    personas,
+    collection,
+):
+    build_corpus(collection, pairs=3)
+    context, page = _session(browser, live_server, prefetch=True)
+    page.wait_for_function("() => window.mastercopyReview.prepared()")
+    shown = current_item(page)
+    # The next pair is there, drawn, in the prepared slot...
+    prepared = page.evaluate("() => window.mastercopyReview.preparedItem()")
+    assert prepared not in (None, shown)
+    # ...and the document's own selectors (by class, by id, by attribute) find only the one on screen.
+    outside = page.evaluate(
+        """() => ['.item-head', '.suggestion', '.viewer', '#viewer', '#decision-form', '#osd-left',
+                  '[data-item]', 'button[data-keys]', 'canvas']
+            .map((selector) => Array.from(document.querySelectorAll(selector)))
+            .map((found, n) => [n, found.length, found.filter((e) => !e.closest('#review-item')).length])"""
+    )
+    assert all(found >= 1 and stray == 0 for _selector, found, stray in outside), outside
+    assert page.evaluate(f"() => document.querySelectorAll('[data-item=\"{prepared}\"]').length") == 0
+    # Nor do the tests' own (Playwright's CSS looks into open shadow trees too).
+    assert page.locator(".item-head").count() == 1 and page.locator("#viewer").count() == 1
+    assert page.locator(f'[data-item="{prepared}"]').count() == 0
+    # Shown at the key: the prepared item is now the document's, and the only one.
+    page.keyboard.press("n")
+    wait_for_next_item(page, shown)
+    assert current_item(page) == prepared
+    assert page.locator(".item-head").count() == 1
+    context.close()

@@ -10,7 +10,7 @@
   // The bench's baseline switches the preparing off (bench/next_pair.py); nobody else needs to.
   var PREFETCH = window.localStorage.getItem("mastercopy.prefetch") !== "off";
   var current = null; // the item on screen: {root, view}
-  var prepared = null; // the predicted next item, built off screen: {url, node, view, doc}
+  var prepared = null; // the predicted next item, built off screen: {url, host, node, view, doc}
   var busy = false;
   var queued = null; // a decision key pressed while busy
 
@@ -459,10 +459,13 @@
     return head && head.dataset.next ? head.dataset.next : "";
   }
 
+  // The prepared item lives in the shadow tree of an off-screen host: laid out (with the page's own
+  // stylesheets) so its viewers open at their real size and load, yet out of the document's reach:
+  // document.querySelector(".item-head"), getElementById("viewer")… find only the item on screen.
   function prepare(url) {
     if (!PREFETCH || !url || (prepared && prepared.url === url)) return;
     dropPrepared();
-    var slot = { url: url, node: null, view: null, doc: null };
+    var slot = { url: url, host: null, node: null, view: null, doc: null };
     prepared = slot;
     fetch(url, { credentials: "same-origin" })
       .then(function (response) { return response.ok ? response.text() : null; })
@@ -471,37 +474,39 @@
         var doc = new DOMParser().parseFromString(html, "text/html");
         var next = doc.getElementById("review-item");
         if (!next) return;
+        var host = document.createElement("div");
+        host.className = "review-prepared";
+        host.setAttribute("aria-hidden", "true");
+        host.inert = true;
+        host.style.width = itemRoot().getBoundingClientRect().width + "px";
+        // Closed: not even a test's selectors that look into open shadow trees (Playwright's) find it.
+        var shadow = host.attachShadow({ mode: "closed" });
+        var sheets = Array.prototype.map.call(document.querySelectorAll("link[rel=stylesheet]"), function (link) {
+          var copy = shadow.appendChild(link.cloneNode()); // already loaded by this page: from the cache
+          return new Promise(function (resolve) {
+            copy.addEventListener("load", resolve);
+            copy.addEventListener("error", resolve);
+          });
+        });
         var node = document.createElement("div");
-        node.className = "review-prepared";
-        node.setAttribute("aria-hidden", "true");
-        node.inert = true;
-        node.style.width = itemRoot().getBoundingClientRect().width + "px";
-        node.innerHTML = next.innerHTML;
-        document.body.appendChild(node);
+        node.replaceChildren.apply(node, Array.prototype.slice.call(document.adoptNode(next).childNodes));
+        shadow.appendChild(node);
+        document.body.appendChild(host);
         slot.doc = doc;
+        slot.host = host;
         slot.node = node;
-        slot.view = build(node); // opens the viewers: previews and the first tiles load now
-        hideIds(node, true); // one #viewer, one #decision-form… in the document: the shown item's
+        return Promise.all(sheets).then(function () {
+          // Laid out as it will be shown: the viewers open now (previews and the first tiles load).
+          if (prepared === slot) slot.view = build(node);
+        });
       })
       .catch(function () { /* preparing is only a head start */ });
-  }
-
-  function hideIds(node, hide) {
-    node.querySelectorAll(hide ? "[id]" : "[data-prepared-id]").forEach(function (element) {
-      if (hide) {
-        element.dataset.preparedId = element.id;
-        element.removeAttribute("id");
-      } else {
-        element.id = element.dataset.preparedId;
-        delete element.dataset.preparedId;
-      }
-    });
   }
 
   function dropPrepared() {
     if (!prepared) return;
     teardown(prepared.view);
-    if (prepared.node) prepared.node.remove();
+    if (prepared.host) prepared.host.remove();
     prepared = null;
   }
 
@@ -601,8 +606,7 @@
       // Shown at once; the decision's answer confirms it (or replaces it).
       guess = prepared;
       prepared = null;
-      guess.node.remove();
-      hideIds(guess.node, false);
+      guess.host.remove();
       showMessages(null);
       present(itemRoot(), guess.node, guess.view, guess.doc, guess.url, true, true);
     }
@@ -713,6 +717,10 @@
   window.mastercopyReview = {
     view: function () { return current && current.view; },
     prepared: function () { return Boolean(prepared && prepared.view && prepared.view.loaded); },
+    preparedItem: function () {
+      var head = prepared && prepared.node && prepared.node.querySelector(".item-head");
+      return head ? head.dataset.item : null;
+    },
   };
 
   var root = itemRoot();
