@@ -106,6 +106,12 @@ def test_a_cataloguer_decides_by_keyboard(browser, live_server, personas, collec
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     errors = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
+    # The CSP is strict (no inline script or style): the screen must not need what it refuses.
+    refused = []
+    page.on(
+        "console",
+        lambda message: refused.append(message.text) if "Content Security Policy" in message.text else None,
+    )
 
     sign_in(page, live_server.url, "cataloguer")
     assert "6 pairs wait for a decision" in page.content()
@@ -148,6 +154,7 @@ def test_a_cataloguer_decides_by_keyboard(browser, live_server, personas, collec
     page.wait_for_selector("text=The queue is empty for these filters")
     assert page.evaluate("() => window.__samePage === true")
     assert not errors, errors
+    assert refused == [], refused
 
     kinds = list(
         Decision.objects.filter(actor=personas["cataloguer"]).order_by("pk").values_list("kind", flat=True)

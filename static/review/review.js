@@ -14,6 +14,17 @@
   var busy = false;
   var queued = null; // a decision key pressed while busy
 
+  // OpenSeadragon 6 puts a <style> in the head for one rule (no focus outline on touch screens) unless
+  // an element matching style[data-openseadragon-mobile-css] is there: an inline style, which the CSP
+  // refuses (and reports in the console). The rule is in review.css instead; this marker, named
+  // "style" but outside HTML's namespace (no style sheet, so nothing for the CSP to refuse), is what
+  // OpenSeadragon looks for.
+  if (!document.querySelector("style[data-openseadragon-mobile-css]")) {
+    var marker = document.createElementNS("urn:x-mastercopy:marker", "style");
+    marker.setAttribute("data-openseadragon-mobile-css", "in review.css");
+    document.head.appendChild(marker);
+  }
+
   // --- geometry: where Right lies in Left's world -------------------------------------------------
   // OpenSeadragon's world is Left's: 1 unit wide, aspect units high. Verification's parameters
   // (dedup/verify.py) say Right = mirror(turn clockwise by angle(Left)), and which box of each frame
