@@ -8,15 +8,15 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, F, IntegerField, Q, Value
+from django.db.models import Count, F, IntegerField, Q, Sum, Value
 from django.db.models.functions import Cast, Floor, Least
 from django.utils.translation import gettext as _
 
 from catalogue.models import Collection, PolicyChange
 from dedup import policy
 
-from . import supervision
-from .models import Decision
+from . import summaries, supervision
+from .models import Decision, DecisionCount
 
 BANDS = 10  # 0.0–0.1 … 0.9–1.0
 DEFAULT_TARGET = 0.5
@@ -71,10 +71,45 @@ def _cells(rows):
     return Cell(band=int(max(rows["band"] or 0, 0)), positive=rows["positive"], total=rows["total"])
 
 
+def counted(visible=None, collection=None):
+    """The standing decisions' cells (review.summaries) of pairs whose two collections are among visible
+    (None: all), or whose first image is in collection: what standing_decisions() filtered so counts."""
+    cells = DecisionCount.objects.filter(facet=summaries.CALIBRATION).exclude(n=0)
+    if visible is not None:
+        cells = cells.filter(collection_id__in=visible, collection_b_id__in=visible)
+    if collection is not None:
+        cells = cells.filter(collection_id=collection.pk)
+    return cells
+
+
+def _cell_rows(cells, *fields):
+    """The cells summed as _counts' rows: band, fields, total, positive."""
+    return (
+        cells.values("band", *fields)
+        .annotate(total=Sum("n"), positive=Sum("n", filter=Q(kind__in=POSITIVE)))
+        .order_by()
+    )
+
+
+def _rows(decisions, *fields):
+    """Rows of band, fields, total, positive: from the counts when decisions is None or a DecisionCount
+    queryset (counted()), else grouped from the decisions given."""
+    if decisions is None:
+        decisions = counted()
+    if decisions.model is DecisionCount:
+        named = {field: field.removeprefix("pair__") for field in fields}
+        for row in _cell_rows(decisions, *named.values()):
+            renamed = {field: row[name] for field, name in named.items()}
+            yield {**row, **renamed, "positive": row["positive"] or 0}
+    else:
+        yield from _counts(decisions, *fields)
+
+
 def by_band(decisions=None):
-    """Precision per score band, highest band first (every band, empty ones too)."""
+    """Precision per score band, highest band first (every band, empty ones too): of the decisions
+    given, or counted (None: every standing decision)."""
     cells = {b: Cell(b) for b in range(BANDS)}
-    for row in _counts(decisions if decisions is not None else standing_decisions()):
+    for row in _rows(decisions):
         cell = _cells(row)
         cells[cell.band].positive += cell.positive
         cells[cell.band].total += cell.total
@@ -84,7 +119,7 @@ def by_band(decisions=None):
 def by_relation(decisions=None):
     """{relation label: [Cell, …] highest band first, only bands with decisions}."""
     table = {}
-    for row in _counts(decisions if decisions is not None else standing_decisions(), "pair__relation"):
+    for row in _rows(decisions, "pair__relation"):
         label = row["pair__relation"] or "—"
         cells = table.setdefault(label, {})
         cell = _cells(row)
@@ -112,8 +147,18 @@ def suggest(cells, target=DEFAULT_TARGET, min_decisions=DEFAULT_MIN_DECISIONS):
 def suggestions(target=DEFAULT_TARGET, min_decisions=DEFAULT_MIN_DECISIONS, collections=None):
     """[(collection, Cell or None, bands)] for every collection (or those given)."""
     result = []
-    for collection in (collections if collections is not None else Collection.objects.all()).order_by("name"):
-        bands = by_band(standing_decisions().filter(pair__image_a__collection=collection))
+    collections = collections if collections is not None else Collection.objects.all()
+    collections = list(collections.order_by("name"))
+    found = {}
+    for row in _cell_rows(counted().filter(collection_id__in=[c.pk for c in collections]), "collection_id"):
+        found.setdefault(row["collection_id"], []).append(row)
+    for collection in collections:
+        cells = {b: Cell(b) for b in range(BANDS)}
+        for row in found.get(collection.pk, ()):
+            cell = _cells({**row, "positive": row["positive"] or 0})
+            cells[cell.band].positive += cell.positive
+            cells[cell.band].total += cell.total
+        bands = [cells[b] for b in reversed(range(BANDS))]
         result.append((collection, suggest(bands, target, min_decisions), bands))
     return result
 
@@ -167,18 +212,21 @@ def counts_as_duplicate(relation, current):
     )
 
 
+def _counted_band(cells):
+    rows = cells.values_list("relation", "band").annotate(n=Sum("n")).order_by()
+    return {(relation, int(max(band or 0, 0))): n for relation, band, n in rows if n}
+
+
 def auto_table(collection):
     """Per relation seen in the collection's decisions that it counts as a duplicate: for each score
-    band's lower bound, the confirmations and rejections from that score up."""
+    band's lower bound, the confirmations and rejections from that score up. From the counts
+    (review.summaries): standing human decisions and overturns of pairs with an image in collection."""
     current = policy.for_collection(collection)
-    ours = Decision.objects.filter(pair__isnull=False)
-    ours = _in_collection(ours, collection)
-    human = supervision.standing(ours.filter(automatic=False, pending=False))
-    confirmed = _band(human.filter(kind=Decision.Kind.DUPLICATE), "pair__relation")
-    rejected = _band(human.filter(kind__in=(Decision.Kind.RELATED, Decision.Kind.DISTINCT)), "pair__relation")
-    overturned = _band(
-        ours.filter(kind__in=OVERTURNS, corrects__kind=Decision.Kind.DUPLICATE), "pair__relation"
-    )
+    ours = DecisionCount.objects.filter(Q(collection_id=collection.pk) | Q(collection_b_id=collection.pk))
+    human = ours.filter(facet=summaries.CALIBRATION)
+    confirmed = _counted_band(human.filter(kind=Decision.Kind.DUPLICATE))
+    rejected = _counted_band(human.filter(kind__in=(Decision.Kind.RELATED, Decision.Kind.DISTINCT)))
+    overturned = _counted_band(ours.filter(facet=summaries.OVERTURN))
     seen = {relation for relation, _band in (*confirmed, *rejected, *overturned)}
     table = {}
     for relation in sorted(seen | set(current["auto_relations"])):

@@ -54,6 +54,9 @@ class DecisionManager(models.Manager):
                 decision.save()
             finally:
                 _recording.reset(token)
+            from .summaries import after_record
+
+            after_record(decision)  # the supervisor pages' counts, in the same transaction
         return decision
 
 
@@ -412,6 +415,42 @@ class QueueCount(models.Model):
 
     def __str__(self):
         return f"{self.status} {self.collection_id}/{self.collection_b_id} {self.relation} {self.band}"
+
+
+class DecisionCount(models.Model):
+    """One cell of the supervisor pages' counts, kept with the decisions (review.summaries)."""
+
+    facet = models.CharField(max_length=12)
+    # The local day (or hour) the cell counts, review.summaries.NO_PERIOD for the facets without one.
+    period = models.DateTimeField()
+    actor_id = models.BigIntegerField(default=0)
+    kind = models.CharField(max_length=20, blank=True)
+    # The pair's two collections (0: a decision without a pair).
+    collection_id = models.BigIntegerField(default=0)
+    collection_b_id = models.BigIntegerField(default=0)
+    relation = models.CharField(max_length=200, blank=True)
+    band = models.SmallIntegerField(default=-1)
+    n = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=[
+                    "facet",
+                    "period",
+                    "actor_id",
+                    "kind",
+                    "collection_id",
+                    "collection_b_id",
+                    "relation",
+                    "band",
+                ],
+                name="decision_count_cell",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.facet} {self.period:%Y-%m-%d %H} {self.actor_id} {self.kind}: {self.n}"
 
 
 # --- sample re-review (review.rereview draws the samples) --------------------------------------------

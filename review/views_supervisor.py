@@ -299,22 +299,41 @@ def revert_period(request):
     return redirect("review-supervisor-decisions")
 
 
+def _counted_from(form, since):
+    """The moment the figures and charts count from when the counts (review.summaries) can answer for
+    the form: no filter but a start date (the default period's, or the one chosen). None when a filter
+    needs the decisions themselves."""
+    if form.is_bound:
+        if not form.is_valid():
+            return None
+        data = form.cleaned_data
+        if any(value for name, value in data.items() if name != "start"):
+            return None
+        since = data["start"] or since
+    return _day_start(since)
+
+
 @permission_required(SUPERVISE)
 def figures(request):
     form, queryset, since = _filtered_period(request)
-    context = {
-        "form": form,
-        "since": since,
-        "figures": supervision.cataloguer_figures(queryset),
-        "kinds": Decision.Kind.choices[:5],
-    }
+    counted_from = _counted_from(form, since)
+    if counted_from is None:
+        figures = supervision.cataloguer_figures(queryset)
+    else:
+        figures = supervision.counted_figures(counted_from, access.visible_ids(request.user), queryset)
+    context = {"form": form, "since": since, "figures": figures, "kinds": Decision.Kind.choices[:5]}
     return render(request, "review/supervisor/figures.html", context)
 
 
 @permission_required(SUPERVISE)
 def charts(request):
     form, queryset, since = _filtered_period(request)
-    context = {"form": form, "since": since, "data": supervision.chart_data(queryset)}
+    counted_from = _counted_from(form, since)
+    if counted_from is None:
+        data = supervision.chart_data(queryset)
+    else:
+        data = supervision.counted_chart_data(counted_from, access.visible_ids(request.user))
+    context = {"form": form, "since": since, "data": data}
     return render(request, "review/supervisor/charts.html", context)
 
 
@@ -410,9 +429,8 @@ def calibration_page(request):
         raise PermissionDenied
     form = CalibrationForm(request.GET or None)
     target, min_decisions = form.values()
-    standing = access.only_visible(
-        calibration.standing_decisions(), request.user, *access.DECISION_COLLECTIONS
-    )
+    # From the counts (review.summaries), not a pass over every decision in effect.
+    standing = calibration.counted(access.visible_ids(request.user))
     context = {
         "form": form,
         "target": target,
@@ -472,7 +490,7 @@ def calibration_apply(request, pk):
     collection = get_object_or_404(access.visible_collections(request.user), pk=pk)
     form = CalibrationForm(request.POST)
     target, min_decisions = form.values()
-    bands = calibration.by_band(calibration.standing_decisions().filter(pair__image_a__collection=collection))
+    bands = calibration.by_band(calibration.counted(collection=collection))
     cell = calibration.suggest(bands, target, min_decisions)
     if cell is None or request.POST.get("min_score") != f"{cell.low:.1f}":
         messages.error(request, _("The suggestion has changed since the page was shown; check it again."))
