@@ -127,7 +127,8 @@ class Decision(models.Model):
 
     class Meta:
         ordering = ["created_at", "pk"]
-        indexes = [models.Index(fields=["actor", "-created_at"], name="decision_actor_latest")]
+        # A person's decisions newest first, in the order of services.last_decision (id breaks ties).
+        indexes = [models.Index(fields=["actor", "-created_at", "-id"], name="decision_actor_latest")]
         verbose_name = _("decision")
         verbose_name_plural = _("decisions")
 
@@ -286,7 +287,9 @@ class ReviewItem(models.Model):
         verbose_name = _("review item")
         verbose_name_plural = _("review items")
         indexes = [
-            models.Index(fields=["status", "-priority", "-score"], name="review_item_easy_first"),
+            # The queue's default order (services.ORDERS), ties broken by id as its queries do: the next
+            # item is the index's first row, not a sort of every item that ties on priority and score.
+            models.Index(fields=["status", "-priority", "-score", "id"], name="review_item_easy_first"),
             models.Index(fields=["status", "priority", "score"], name="review_item_hard_first"),
             models.Index(fields=["status", "collection", "relation"], name="review_item_counts"),
             # One score band of one collection and relation is one range of this index (review.bands);
@@ -487,14 +490,34 @@ class ReReview(models.Model):
         return reverse("review-rereview", args=[self.pk])
 
     def figures(self):
-        done = [item for item in self.items.select_related("decision") if item.kind]
-        agreed = sum(1 for item in done if item.agrees)
+        """Counted by the database in one query (not the sample's rows and their decisions in Python)."""
+        counts = self.items.aggregate(
+            total=models.Count("pk"),
+            done=models.Count("pk", filter=~models.Q(kind="")),
+            agreed=models.Count("pk", filter=models.Q(kind=models.F("decision__kind"))),
+        )
+        done, agreed = counts["done"], counts["agreed"]
         return {
-            "total": self.items.count(),
-            "done": len(done),
+            "total": counts["total"],
+            "done": done,
             "agreed": agreed,
-            "rate": agreed / len(done) if done else None,
+            "rate": agreed / done if done else None,
         }
+
+    def disagreements(self):
+        """The re-reviewed items whose second decision differs from the first, with what the sample's
+        page shows of them (the decisions' recorded states left out: the page does not show them)."""
+        return (
+            self.items.exclude(kind="")
+            .exclude(kind=models.F("decision__kind"))
+            .select_related(
+                "decision__actor",
+                "reviewer",
+                "decision__pair__image_a__record",
+                "decision__pair__image_b__record",
+            )
+            .defer("decision__evidence", "decision__before", "decision__after", "decision__effects")
+        )
 
 
 class ReReviewItem(models.Model):

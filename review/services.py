@@ -6,7 +6,7 @@ catalogue changes and the queue item that it takes out of the queue are written 
 
 from datetime import timedelta
 
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -251,8 +251,11 @@ def _flag(item, pair, user, kind, master_side, comment, conflict):
 def last_decision(user):
     """The user's latest decision still standing: one already undone (or reverted) is passed over, so
     undo after undo goes back through the user's decisions one by one."""
+    # NOT EXISTS, walked along decision_actor_latest newest first (an outer join to the corrections
+    # made PostgreSQL read and sort every decision of the user: 150-350 ms at a million decisions).
     return (
-        Decision.objects.filter(actor=user, automatic=False, corrections__isnull=True)
+        Decision.objects.filter(actor=user, automatic=False)
+        .exclude(Exists(Decision.objects.filter(corrects=OuterRef("pk"))))
         .exclude(kind__in=[Decision.Kind.UNDO, Decision.Kind.REVERT])
         .order_by("-created_at", "-pk")
         .first()

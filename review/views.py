@@ -80,21 +80,20 @@ def _queue_url(filters):
 
 
 def _get_item_for_user(request, pk):
-    """The item with everything the screen shows, in one query; escalated items are for supervisors."""
+    """The item with its pair, images, records and collections in one query, and both fingerprints in
+    one more; the group, lease holder and decision are read when the item has them (one join of fifteen
+    tables took PostgreSQL 50 ms to plan and under 1 ms to run). Escalated items are for supervisors."""
     item = get_object_or_404(
         ReviewItem.objects.select_related(
-            "pair__image_a__record__collection",
-            "pair__image_b__record__collection",
-            "pair__image_a__fingerprint",
-            "pair__image_b__fingerprint",
-            "pair__group",
-            "leased_by",
-            "decision__actor",
-            "decision__master",
+            "pair__image_a__record__collection", "pair__image_b__record__collection"
         ),
         pk=pk,
     )
     access.require_pair(request.user, item.pair)
+    images = (item.pair.image_a, item.pair.image_b)
+    found = Fingerprint.objects.in_bulk([image.pk for image in images], field_name="image_id")
+    for image in images:  # cached, None too: a missing fingerprint is not looked for again
+        image._state.fields_cache["fingerprint"] = found.get(image.pk)
     return item
 
 
