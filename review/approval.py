@@ -109,7 +109,11 @@ def propose(item, pair, user, kind, master_side, comment, merge, why, batch=None
 
 def waiting():
     """Proposals waiting for approval: pending, neither approved nor declined (nor withdrawn)."""
-    return Decision.objects.filter(pending=True, corrections__isnull=True, approvals__isnull=True)
+    # NOT EXISTS rather than outer joins: the approvals page walks the waiting ones oldest first along
+    # review_decision_pending_created and stops at its page's 50.
+    return Decision.objects.filter(pending=True).exclude(
+        Exists(Decision.objects.filter(corrects=OuterRef("pk")))
+    ).exclude(Exists(Decision.objects.filter(approves=OuterRef("pk"))))
 
 
 def is_waiting(decision):
@@ -201,16 +205,30 @@ def decline(pk, supervisor, comment="", batch=None):
     return decision
 
 
-def waiting_list(collection=None):
-    """The waiting proposals, oldest first, with what the approvals page shows."""
-    proposals = waiting().select_related(
-        "actor",
-        "master",
-        "superseded",
-        "pair__image_a__record",
-        "pair__image_b__record",
-        "pair__review_item",
+def shown(pks):
+    """{pk: proposal} of these proposals with what the approvals page shows: the pair's images and
+    records joined, the people and records read after (fewer tables for PostgreSQL to plan)."""
+    return (
+        Decision.objects.filter(pk__in=pks)
+        .select_related("pair__image_a__record", "pair__image_b__record", "pair__review_item")
+        .prefetch_related("actor", "master", "superseded")
+        .in_bulk()
     )
+
+
+def waiting_list(collection=None, related=True):
+    """The waiting proposals, oldest first, with what the approvals page shows (related=False: the
+    bare rows, to count and page them)."""
+    proposals = waiting()
+    if related:
+        proposals = proposals.select_related(
+            "actor",
+            "master",
+            "superseded",
+            "pair__image_a__record",
+            "pair__image_b__record",
+            "pair__review_item",
+        )
     if collection is not None:
         proposals = proposals.filter(
             Q(pair__image_a__collection=collection) | Q(pair__image_b__collection=collection)

@@ -27,11 +27,14 @@ def approvals(request):
     if collection is not None:
         band_batches = band_batches.filter(collection=collection)
     proposals = access.only_visible(
-        approval.waiting_list(collection).exclude(batch__in=band_batches.values("batch")),
+        approval.waiting_list(collection, related=False).exclude(batch__in=band_batches.values("batch")),
         request.user,
         *access.DECISION_COLLECTIONS,
     )
-    page = Paginator(proposals, PAGE_SIZE).get_page(request.GET.get("page"))
+    # Counted and paged on the bare proposals; only the page's 50 are joined to what the page shows.
+    page = Paginator(proposals.values_list("pk", flat=True), PAGE_SIZE).get_page(request.GET.get("page"))
+    shown = approval.shown(list(page.object_list))
+    page.object_list = [shown[pk] for pk in page.object_list if pk in shown]
     waiting_batches = approval.waiting().filter(batch__in=band_batches.values("batch")).values("batch")
     context = {
         "bands": access.within(

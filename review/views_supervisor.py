@@ -140,14 +140,18 @@ def _day_start(day):
 HIDDEN_IMAGES_LISTED = 20_000
 
 
-def _visible_decisions(user):
-    """The decisions on pairs whose two collections user may see (catalogue.access). Usually a few
-    collections are hidden (a partner's mirror, an embargo): then the pairs that touch them are left
-    out by id, so the figures, charts and log do not join every decision to its pair and both images
-    (at a million decisions those joins were most of each page's time)."""
+def _visible_decisions(user, listed=False):
+    """The decisions on pairs whose two collections user may see (catalogue.access): each decision's
+    pair and images looked up (the log walks 50 of them, and counts to COUNT_CAP), or, listed, for the
+    figures and charts of a filtered selection, which aggregate every decision of it: usually a few
+    collections are hidden (a partner's mirror, an embargo), and then the pairs that touch them are left
+    out by id instead of joining every decision to its pair and both images (at a million decisions
+    those joins were most of each aggregate's time, and listing the hidden pairs costs 30-500 ms)."""
     ids = access.visible_ids(user)
     if ids is None:
         return Decision.objects.all()
+    if not listed:
+        return access.within(Decision.objects.all(), ids, *access.DECISION_COLLECTIONS)
     hidden = Collection.objects.exclude(pk__in=ids).values_list("pk", flat=True)
     hidden_images = CollectionCounts.objects.filter(collection__in=hidden).aggregate(n=Sum("images"))["n"]
     if (hidden_images or 0) > HIDDEN_IMAGES_LISTED:
@@ -160,19 +164,20 @@ def _visible_decisions(user):
     return Decision.objects.filter(pair__isnull=False).exclude(pair__in=hidden_pairs)
 
 
-def filtered_decisions(user, params):
+def filtered_decisions(user, params, listed=False):
     """The decision log's filter form bound to params (a QueryDict), and the decisions user may see
-    that it selects (all of them while it is unbound or invalid); the pages and the API use it alike."""
+    that it selects (all of them while it is unbound or invalid); the pages and the API use it alike.
+    listed: see _visible_decisions (for aggregates over every selected decision)."""
     form = DecisionFilter(params or None)
     form.fields["collection"].queryset = access.visible_collections(user)
-    decisions = _visible_decisions(user)
+    decisions = _visible_decisions(user, listed)
     if form.is_bound:
         decisions = form.apply(decisions)
     return form, decisions
 
 
-def _filtered(request):
-    return filtered_decisions(request.user, request.GET)
+def _filtered(request, listed=False):
+    return filtered_decisions(request.user, request.GET, listed)
 
 
 # Figures and charts cover this many days unless a start date is chosen: their cost is the period's
@@ -180,10 +185,10 @@ def _filtered(request):
 DEFAULT_PERIOD_DAYS = 30
 
 
-def _filtered_period(request):
+def _filtered_period(request, listed=False):
     """_filtered, over the last DEFAULT_PERIOD_DAYS days when no start date is given; the third value
     is the default period's first day (None when the user chose the period)."""
-    form, decisions = _filtered(request)
+    form, decisions = _filtered(request, listed)
     if form.is_bound and form.is_valid() and form.cleaned_data["start"]:
         return form, decisions, None
     since = timezone.localdate() - timedelta(days=DEFAULT_PERIOD_DAYS - 1)
@@ -199,13 +204,13 @@ def _get_decision_for_supervisor(request, pk):
 @permission_required(SUPERVISE)
 def decisions(request):
     form, counted = _filtered(request)
-    queryset = counted.select_related(
-        "actor",
-        "master",
-        "superseded",
-        "pair__image_a__record",
-        "pair__image_b__record",
-        "pair__image_a__collection",
+    # Joined: the pair, its images and records (the filters join them anyway); the rest is read for the
+    # page's rows after (a join of ten tables cost PostgreSQL 30 ms to plan, more than to run).
+    queryset = (
+        counted.select_related("pair__image_a__record", "pair__image_b__record")
+        .prefetch_related("actor", "master", "superseded", "pair__image_a__collection")
+        # The recorded states and evidence are not shown in the log: not read and decoded for 50 rows.
+        .defer("evidence", "before", "after", "effects", "pair__explanation", "pair__relation_params")
     ).annotate(
         overturned=Exists(Decision.objects.filter(corrects=OuterRef("pk"))),
         approved=Exists(Decision.objects.filter(approves=OuterRef("pk"))),
@@ -299,10 +304,13 @@ def revert_period(request):
     return redirect("review-supervisor-decisions")
 
 
-def _counted_from(form, since):
+def _counted_from(request):
     """The moment the figures and charts count from when the counts (review.summaries) can answer for
-    the form: no filter but a start date (the default period's, or the one chosen). None when a filter
-    needs the decisions themselves."""
+    the request's filters: none but a start date (the default period's, or the one chosen). None when
+    a filter needs the decisions themselves."""
+    form = DecisionFilter(request.GET or None)
+    form.fields["collection"].queryset = access.visible_collections(request.user)
+    since = timezone.localdate() - timedelta(days=DEFAULT_PERIOD_DAYS - 1)
     if form.is_bound:
         if not form.is_valid():
             return None
@@ -315,8 +323,8 @@ def _counted_from(form, since):
 
 @permission_required(SUPERVISE)
 def figures(request):
-    form, queryset, since = _filtered_period(request)
-    counted_from = _counted_from(form, since)
+    counted_from = _counted_from(request)
+    form, queryset, since = _filtered_period(request, listed=counted_from is None)
     if counted_from is None:
         figures = supervision.cataloguer_figures(queryset)
     else:
@@ -327,8 +335,8 @@ def figures(request):
 
 @permission_required(SUPERVISE)
 def charts(request):
-    form, queryset, since = _filtered_period(request)
-    counted_from = _counted_from(form, since)
+    counted_from = _counted_from(request)
+    form, queryset, since = _filtered_period(request, listed=counted_from is None)
     if counted_from is None:
         data = supervision.chart_data(queryset)
     else:
@@ -591,11 +599,7 @@ def rereview_draw(request):
 @permission_required(SUPERVISE)
 def rereview_sample(request, pk):
     sample = _get_sample(request, pk)
-    items = sample.items.select_related(
-        "decision__actor", "reviewer", "decision__pair__image_a__record", "decision__pair__image_b__record"
-    )
-    disagreements = [item for item in items if item.kind and not item.agrees]
-    context = {"sample": sample, "figures": sample.figures(), "disagreements": disagreements}
+    context = {"sample": sample, "figures": sample.figures(), "disagreements": list(sample.disagreements())}
     return render(request, "review/supervisor/rereview_sample.html", context)
 
 

@@ -49,7 +49,9 @@ def grow(archive, personas, start):
         services.decide(pairs[3], Decision.Kind.ESCALATE, actor=cataloguer)
         decisions.record(Decision.Kind.DUPLICATE, pair=pairs[4], actor=cataloguer, pending=True)
         made += pairs
-    sample = ReReview.objects.create(created_by=supervisor)
+    # One sample that grows with the archive (its page lists every item), and a new one each time.
+    sample = ReReview.objects.order_by("pk").first() or ReReview.objects.create(created_by=supervisor)
+    ReReview.objects.create(created_by=supervisor)
     for decision in Decision.objects.filter(kind=Decision.Kind.DISTINCT):
         ReReviewItem.objects.get_or_create(sample=sample, decision=decision)
     return made
@@ -66,7 +68,26 @@ PAGES = [
     ("supervisor", "review-supervisor-calibration", None),
     ("supervisor", "review-rereview-samples", None),
     ("supervisor", "review-approvals", None),
+    # The filtered variants bench/review.py measures, one re-review sample and the item screen.
+    ("supervisor", "review-supervisor-decisions", "?collection={collection}&kind=distinct"),
+    ("supervisor", "review-supervisor-decisions", "?number=C-0001"),
+    ("supervisor", "review-supervisor-decisions", "?flagged=on"),
+    ("supervisor", "review-supervisor-figures", "?start=2020-01-01"),
+    ("supervisor", "review-supervisor-charts", "?start=2020-01-01"),
+    ("supervisor", "review-approvals", "?collection={collection}"),
+    ("supervisor", "review-rereview", "sample"),
+    ("cataloguer", "review-item", "item"),
 ]
+
+
+def _url(name, arg, archive):
+    if arg == "collection":
+        return reverse(name, args=[archive[0].pk])
+    if arg == "sample":
+        return reverse(name, args=[ReReview.objects.order_by("pk").first().pk])
+    if arg == "item":
+        return reverse(name, args=[ReviewItem.objects.filter(status="open").order_by("pk").first().pk])
+    return reverse(name) + (arg or "").format(collection=archive[0].pk)
 
 
 def queries(client, url):
@@ -81,7 +102,7 @@ def test_a_listing_page_makes_as_many_queries_for_many_rows_as_for_few(
     client_for, archive, personas, persona, name, arg
 ):
     grow(archive, personas, start=0)
-    url = reverse(name, args=[archive[0].pk] if arg else [])
+    url = _url(name, arg, archive)
     client = client_for(persona)
     client.get(url)  # the session and the user's roles, as on every later request
     few = queries(client, url)
