@@ -246,7 +246,7 @@ def open_upright(path: str | os.PathLike, *, shrink: int = 1):
         options = {"shrink": shrink} if shrink > 1 and loader.startswith("jpegload") else {}
         # A rotated picture is read out of order: libvips then decodes it once, to disc when it is large.
         access = "sequential" if _orientation(header) in (1, 2, 4) else "random"
-        return _upright(pyvips.Image.new_from_file(path, access=access, fail=True, **options))
+        return _upright(pyvips.Image.new_from_file(path, access=access, fail_on="warning", **options))
     except pyvips.Error as exc:
         raise IIIFError(422, f"the original cannot be decoded: {_message(exc)}")
 

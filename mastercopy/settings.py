@@ -432,5 +432,7 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
-    "loggers": {"PIL": {"level": "WARNING"}},
+    # pyvips passes on libvips' own chatter at INFO and DEBUG ("threadpool completed with 2 workers" on
+    # every image); its warnings and errors (a tile libvips could not decode) still reach the log.
+    "loggers": {"PIL": {"level": "WARNING"}, "pyvips": {"level": "WARNING"}},
 }

@@ -4,6 +4,7 @@ bad requests and bad originals."""
 
 import io
 import json
+import logging
 import math
 
 import numpy as np
@@ -334,3 +335,41 @@ def test_the_decoded_size_wins_over_a_wrong_catalogue_size(client_for, scan):
 
     assert (info["width"], info["height"]) == (1500, 1000)
     assert _mean_difference(tile, picture_.crop((512, 512, 1024, 1000))) < 6
+
+
+def _jpeg_scan(collection, number="SCAN-J", truncated=False, seed=3):
+    data = encode(_scan(seed=seed), "JPEG", quality=90).getvalue()
+    image = add_image(collection, number, io.BytesIO(data))
+    if truncated:  # cut after it was fingerprinted: the tile is the first to read it again
+        default_storage.delete(image.storage_key)
+        default_storage.save(image.storage_key, ContentFile(data[: len(data) // 2]))
+    return image
+
+
+def test_a_tile_leaves_no_libvips_chatter_in_the_log(client_for, collection, caplog):
+    # Two pictures (other pixels: other tiles), each tiled by its first request.
+    image, other = _jpeg_scan(collection), _jpeg_scan(collection, "SCAN-K", seed=4)
+    client = client_for("cataloguer")
+    caplog.set_level(logging.DEBUG)  # everything that passes the loggers' own levels (settings.LOGGING)
+
+    _decoded(client.get(_tile_url(image, "0,0,512,512", "512,512")))
+
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("pyvips")] == []
+    # Nor is a deprecated loader argument used (libvips says so at INFO, on every load): all pyvips says.
+    caplog.clear()
+    caplog.set_level(logging.DEBUG, logger="pyvips")
+    _decoded(client.get(_tile_url(other, "0,0,512,512", "512,512")))
+    said = [r.getMessage() for r in caplog.records if r.name.startswith("pyvips")]
+    assert said and not [line for line in said if "deprecated" in line], said
+
+
+def test_a_truncated_jpeg_original_is_refused_and_libvips_warning_is_logged(client_for, collection, caplog):
+    image = _jpeg_scan(collection, truncated=True)
+    caplog.set_level(logging.DEBUG)
+
+    response = client_for("cataloguer").get(_tile_url(image, "0,512,512,488", "512,488"))
+
+    assert response.status_code == 422
+    assert "cannot be shown" in response.content.decode()
+    warned = [r for r in caplog.records if r.name.startswith("pyvips") and r.levelno >= logging.WARNING]
+    assert warned, [(r.name, r.levelname, r.getMessage()) for r in caplog.records]
