@@ -166,6 +166,10 @@ def submit(group_pk, user, master_pk, marks, seen, *, supervisor=False, comment=
             _("Someone else is reviewing pairs of this group (%(members)s): try again later.")
             % {"members": _names([image for pair in held for image in (pair.image_a, pair.image_b)])}
         )
+    # The submit takes the lease (the screen's GET only reads): its answers end it, and the pairs the
+    # marks leave open stay with this person for a while, as on the pair screen. The rows are locked
+    # above, so a second submit of the group waits for this one and then finds the group changed.
+    ReviewItem.objects.filter(pk__in=[item.pk for item in waiting]).claim(user, now, now + LEASE)
     member_ids = {image.pk for image in group_members}
     within = [pair for pair in pairs.values() if set(_ids(pair)) <= member_ids]
     answers = dict(((pair.pk, kind) for pair, kind in plan(group_members, within, master, marks)))
@@ -219,13 +223,11 @@ def _answer(item, pair, kind, master, user, comment, evidence, batch):
 # --- the screen -----------------------------------------------------------------------------------
 
 
-def screen(group, user, supervisor):
+def screen(group, supervisor):
     """What the group screen shows: the members (visible ones only; a group with a hidden member is not
     shown at all, see visible_group), the proposed master, each member's pair with it and the pairs a
-    submit would decide. Leases the waiting items free for user, so two people do not work one group."""
-    now = timezone.now()
-    waiting = open_items(group, supervisor)
-    waiting.claim(user, now, now + LEASE)
+    submit would decide. It only reads (a GET): the submit leases the pairs, refuses a group whose pairs
+    someone else holds, and refuses a group changed since these pairs were shown (submit's seen)."""
     group_members = members(group)
     rows = CandidatePair.objects.filter(group=group).values_list(
         "pk",

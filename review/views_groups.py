@@ -83,7 +83,7 @@ def group(request, pk):
     supervisor = request.user.has_perm(SUPERVISE)
     if request.method == "POST":
         return _submit(request, group, supervisor)
-    screen = groups.screen(group, request.user, supervisor)
+    screen = groups.screen(group, supervisor)
     context = {
         "group": group,
         "members": _member_rows(group, screen),

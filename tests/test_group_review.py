@@ -6,8 +6,10 @@ import threading
 
 import pytest
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from catalogue.models import CatalogueRecord, ImageFile, RecordLink
 from dedup.models import CandidateGroup, CandidatePair
@@ -356,3 +358,75 @@ def test_a_supervisor_reverts_a_whole_submit_from_the_page_and_a_cataloguer_cann
     assert state() == before
     reverts = Decision.objects.filter(kind=Decision.Kind.REVERT, actor=personas["supervisor"])
     assert set(reverts.values_list("reason", flat=True)) == {"not copies"}
+
+
+def _writes(queries):
+    return [q["sql"] for q in queries if q["sql"].lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE"))]
+
+
+def test_opening_the_group_screen_writes_nothing(client_for, collection):
+    group, (m, a, b) = make_group(collection, 3)
+    client = client_for("cataloguer")
+    client.get(reverse("review-groups"))  # a person's first request notes their language in the session
+    items = ReviewItem.objects.filter(pair__group=group).order_by("pk")
+    before = list(items.values_list("pk", "status", "leased_by", "lease_expires_at", "updated_at"))
+
+    with CaptureQueriesContext(connection) as queries:
+        page = client.get(reverse("review-group", args=[group.pk]))
+
+    assert page.status_code == 200 and "3 pairs wait for a decision" in page.content.decode()
+    assert _writes(queries) == []
+    assert list(items.values_list("pk", "status", "leased_by", "lease_expires_at", "updated_at")) == before
+
+
+def test_two_people_who_opened_one_group_cannot_submit_over_each_other(client_for, collection, personas):
+    group, (m, a, b) = make_group(collection, 3)
+    url = reverse("review-group", args=[group.pk])
+    first, second = client_for("cataloguer"), Client()
+    second.force_login(personas["supervisor"])
+    shown = seen(group)
+    assert first.get(url).status_code == 200
+    assert second.get(url).status_code == 200  # both look at it: nothing is leased by looking
+    assert not ReviewItem.objects.filter(pair__group=group, leased_by__isnull=False).exists()
+
+    answers = {"master": m.pk, f"mark-{a.pk}": "duplicate", f"mark-{b.pk}": "duplicate"}
+    done = first.post(url, {**answers, "seen": ",".join(map(str, shown))}, follow=True)
+    assert "decisions recorded" in done.content.decode()
+    after_first = (state(), Decision.objects.count())
+    refused = second.post(
+        url, {**answers, f"mark-{b.pk}": "related", "seen": ",".join(map(str, shown))}, follow=True
+    )
+
+    assert "changed since you opened it" in refused.content.decode()
+    assert not Decision.objects.filter(actor=personas["supervisor"]).exists()
+    assert (state(), Decision.objects.count()) == after_first
+
+
+def test_a_submit_is_refused_whole_while_someone_holds_a_pair_of_the_group(client_for, collection, personas):
+    group, (m, a, b) = make_group(collection, 3)
+    held = ReviewItem.objects.filter(pair__image_a=a, pair__image_b=b).get()
+    assert services.claim(held.pk, personas["supervisor"])  # on the pair screen
+    before = state()
+
+    with pytest.raises(groups.GroupError, match="Someone else is reviewing pairs of this group"):
+        groups.submit(
+            group.pk, personas["cataloguer"], m.pk, {a.pk: "duplicate", b.pk: "duplicate"}, seen(group)
+        )
+
+    assert not Decision.objects.exists() and state() == before
+    # Nothing of the refused submit is leased to its author either.
+    assert not ReviewItem.objects.filter(leased_by=personas["cataloguer"]).exists()
+
+
+def test_the_submit_leases_the_pairs_its_marks_leave_open_to_its_author(collection, personas):
+    group, (m, r, n) = make_group(collection, 3)
+    user = personas["cataloguer"]
+
+    marks = {r.pk: "related", n.pk: "distinct"}  # the pair of r and n: not answered by these
+
+    _batch, recorded, left = groups.submit(group.pk, user, m.pk, marks, seen(group))
+
+    assert (len(recorded), left) == (2, 1)
+    open_item = ReviewItem.objects.get(pair__group=group, status=ReviewItem.Status.OPEN)
+    assert open_item.leased_by == user and not open_item.lease_held_by_other(user, timezone.now())
+    assert ReviewItem.objects.filter(pair__group=group, leased_by__isnull=False).count() == 1
