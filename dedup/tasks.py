@@ -20,13 +20,13 @@ from .fingerprinting import batches, ensure_fingerprints, pending_ids
 from .grouping import rebuild_groups, regroup_pairs
 from .models import Fingerprint
 from .search import search_images, shard_count, shard_queue, unsearched_ids
-from .verification import retry_due, unverified, verify_pairs
+from .verification import retry_due, verify_batches, verify_pairs
 
 log = logging.getLogger(__name__)
 
 # The database went away (restart, failover, refused connections): worth retrying, the work is intact.
 DATABASE_ERRORS = (OperationalError, InterfaceError)
-VERIFY_BATCH = 50  # pairs per verification task: each pair decodes two images
+VERIFY_BATCH = 50  # pairs per verification task: each pair decodes two images (exact copies: 1,000)
 
 _COMMON = {
     "bind": True,
@@ -47,7 +47,12 @@ def publish_batches(task, ids, size=None, shard=None):
     broker stays unreachable through the publish retries (settings' CELERY_TASK_PUBLISH_RETRY_POLICY,
     ~10 s), log it and stop rather than wait that long for every batch: the work waits in the database,
     and resume_pending() enqueues it once the broker is back. Returns whether every batch was sent."""
-    for chunk in batches(ids, size):
+    return publish_chunks(task, batches(ids, size), shard)
+
+
+def publish_chunks(task, chunks, shard=None):
+    """publish_batches for batches already cut (verification.verify_batches)."""
+    for chunk in chunks:
         try:
             if shard is None:
                 task.delay(chunk)
@@ -88,8 +93,8 @@ def search_batch(self, image_ids, shard=None):
         return
     search_images(image_ids, shard or 0, shards)  # it logs its own time and count
     done = Fingerprint.objects.filter(image_id__in=image_ids, searched=True)
-    pending = unverified(list(done.values_list("image_id", flat=True)))
-    transaction.on_commit(lambda: publish_batches(verify_batch, pending, VERIFY_BATCH))
+    pending = verify_batches(VERIFY_BATCH, list(done.values_list("image_id", flat=True)))
+    transaction.on_commit(lambda: publish_chunks(verify_batch, pending))
 
 
 @shared_task(**_COMMON, autoretry_for=(OSError, *DATABASE_ERRORS), soft_time_limit=1800, time_limit=1900)
@@ -130,12 +135,12 @@ def resume_pending(self):
     not searched, pairs not verified. Idempotent: a batch enqueued twice is done once, because each task
     skips what is already done (and row locks keep two workers from writing the same row)."""
     counts = {}
-    for name, task, ids, size in (
-        ("images to fingerprint", fingerprint_batch, pending_ids(), None),
-        ("pairs to verify", verify_batch, unverified(), VERIFY_BATCH),
-    ):
-        publish_batches(task, ids, size)
-        counts[name] = len(ids)
+    images = pending_ids()
+    publish_batches(fingerprint_batch, images)
+    counts["images to fingerprint"] = len(images)
+    waiting = verify_batches(VERIFY_BATCH)
+    publish_chunks(verify_batch, waiting)
+    counts["pairs to verify"] = sum(len(chunk) for chunk in waiting)
     shards = shard_count()
     counts["images to search"] = 0
     for k in range(shards) if shards > 1 else [None]:

@@ -28,7 +28,7 @@ from django.utils import timezone
 from catalogue.models import ImageFile
 
 from . import policy
-from .events import pair_for_review, pair_settled
+from .events import exact_pairs_verified, pair_for_review, pair_settled
 from .groups import components
 from .models import CandidatePair
 from .tiers import PairFacts, classify
@@ -93,6 +93,31 @@ def unverified(image_ids=None):
         pairs = pairs.filter(Q(image_a__in=image_ids) | Q(image_b__in=image_ids))
     rows = pairs.order_by("pk").values_list("pk", "image_a_id", "image_b_id")
     return [pk for cluster in clusters(rows) for pk in cluster]
+
+
+EXACT_BATCH = 1000  # pairs per verify batch of byte-identical clusters: they settle in bulk, undecoded
+
+
+def verify_batches(size, image_ids=None, exact_size=EXACT_BATCH, whole_clusters=False):
+    """unverified()'s pairs cut into verify batches. A cluster whose pairs are all byte-identical is
+    settled in bulk without opening storage (settle_exact), where a batch's fixed cost (a dozen
+    statements, the chain lock, a regroup) is most of the work: those clusters go in batches of about
+    exact_size. The others go in batches of size, cut as before (whole_clusters: packed, a cluster kept
+    in one batch unless it is larger)."""
+    pairs = CandidatePair.objects.filter(verified=False, open_attempts=0)
+    if image_ids is not None:
+        pairs = pairs.filter(Q(image_a__in=image_ids) | Q(image_b__in=image_ids))
+    rows = list(pairs.order_by("pk").values_list("pk", "image_a_id", "image_b_id", "same_bytes"))
+    exact = {pk for pk, _, _, same in rows if same}
+    found = clusters((pk, a, b) for pk, a, b, _ in rows)
+    settled = [cluster for cluster in found if all(pk in exact for pk in cluster)]
+    compared = [cluster for cluster in found if not all(pk in exact for pk in cluster)]
+    if whole_clusters:
+        rest = list(packed(compared, size))
+    else:
+        ids = [pk for cluster in compared for pk in cluster]
+        rest = [ids[start : start + size] for start in range(0, len(ids), size)]
+    return [*packed(settled, exact_size), *rest]
 
 
 def clusters(rows):
@@ -208,14 +233,13 @@ def verify_pairs(pair_ids, on_progress=None):
     pairs = list(
         CandidatePair.objects.filter(pk__in=pair_ids, verified=False)
         .select_related("image_a__record", "image_b__record", "image_a__collection", "image_b__collection")
+        # the keep-best rule reads each image's quality facts (dedup.policy.quality_facts)
+        .select_related("image_a__fingerprint", "image_b__fingerprint")
         .order_by("pk")
     )
     started = time.perf_counter()
     exact = [pair for pair in pairs if pair.same_bytes]
-    for pair in exact:
-        _apply(pair, _identical())
-        if on_progress:
-            on_progress()
+    settle_exact(exact, on_progress)
     _count("exact", len(exact), started)
     rest = [pair for pair in pairs if not pair.same_bytes]
     batch, cache, unopenable = _Batch(rest), _side_cache(), []
@@ -243,6 +267,81 @@ def verify_pairs(pair_ids, on_progress=None):
         if on_progress:
             on_progress()
     return len(unopenable)
+
+
+EXACT_CHUNK = 1000  # byte-identical pairs settled per transaction (the chain lock is held for one)
+
+
+def settle_exact(pairs, on_progress=None, chunk=EXACT_CHUNK):
+    """Byte-identical pairs in bulk, with the outcome _apply gives each in turn (the per-pair path,
+    settle_exact_one): the same verdict, tier and reason on each pair, and the same system decisions,
+    queue items and catalogue changes in the same order. Per chunk of pairs, one transaction: the
+    verdicts are stored with one UPDATE per distinct (tier, reason), and exact_pairs_verified hands the
+    lot to the review app, which settles and queues them with set-based writes (review.exact). A pair
+    another worker verified meanwhile is left alone, as _save leaves it."""
+    for start in range(0, len(pairs), chunk):
+        part = pairs[start : start + chunk]
+        planned = []
+        for pair in part:
+            result = classify(facts_for(pair, _identical()))
+            suggestion = policy.suggest_master(pair) if result.settle else None
+            planned.append((pair, result, suggestion))
+        with transaction.atomic():
+            entries = _store_exact(planned)
+            if entries:
+                exact_pairs_verified.send(sender=CandidatePair, entries=entries)
+        if on_progress:
+            for _ in part:
+                on_progress()
+
+
+def _store_exact(planned):
+    """Store the verdicts of still unverified pairs (locked first); returns exact_pairs_verified's
+    entries for them, by pair id."""
+    waiting = CandidatePair.objects.select_for_update().filter(
+        pk__in=[pair.pk for pair, _, _ in planned], verified=False
+    )
+    ids = set(waiting.values_list("pk", flat=True))
+    verdict = _identical()
+    by_outcome, entries = defaultdict(list), []
+    for pair, result, suggestion in sorted(planned, key=lambda row: row[0].pk):
+        if pair.pk not in ids:
+            continue
+        # As _save sets them, so that what a decision records of the pair is what _save leaves.
+        pair.relation, pair.relation_params = verdict.relation, _plain(verdict.params)
+        pair.explanation = verdict.sentence
+        pair.tier, pair.tier_reason, pair.priority = result.tier, result.reason[:500], result.priority
+        pair.verified, pair.inferred, pair.source_side, pair.derivation = True, False, "", ""
+        if pair.open_error:
+            pair.open_error, pair.open_error_at = "", None
+        by_outcome[(pair.tier, pair.tier_reason, pair.priority)].append(pair.pk)
+        if suggestion is None:
+            entries.append((pair, None, result.reason))
+        else:
+            entries.append((pair, suggestion.image, f"{result.reason}; {suggestion.reason}"))
+    now = timezone.now()
+    for (tier, reason, priority), pks in by_outcome.items():
+        CandidatePair.objects.filter(pk__in=pks).update(
+            relation=verdict.relation,
+            relation_params=_plain(verdict.params),
+            explanation=verdict.sentence,
+            tier=tier,
+            tier_reason=reason,
+            priority=priority,
+            verified=True,
+            inferred=False,
+            source_side="",
+            derivation="",
+            updated_at=now,
+        )
+    CandidatePair.objects.filter(pk__in=ids).exclude(open_error="").update(open_error="", open_error_at=None)
+    return entries
+
+
+def settle_exact_one(pair):
+    """The per-pair path for one byte-identical pair (what verify_pairs did before settle_exact; the
+    reference the bulk path is tested and benched against)."""
+    _apply(pair, _identical())
 
 
 # Per process: pairs and seconds spent by kind (exact / compared / inferred), for bench/verify.py.

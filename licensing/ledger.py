@@ -5,7 +5,7 @@ from django.db.models.signals import post_init, post_save
 from django.utils import timezone
 
 from catalogue.models import CatalogueRecord
-from review.models import Decision
+from review.models import Decision, decisions_recorded
 
 _STASH = "_licensing_fields"
 
@@ -14,6 +14,9 @@ def connect():
     post_init.connect(_remember_fields, sender=CatalogueRecord, dispatch_uid="licensing-remember")
     post_save.connect(_record_saved, sender=CatalogueRecord, dispatch_uid="licensing-record-saved")
     post_save.connect(_decision_saved, sender=Decision, dispatch_uid="licensing-decision-saved")
+    decisions_recorded.connect(
+        _decisions_recorded, sender=Decision, dispatch_uid="licensing-decisions-recorded"
+    )
 
 
 def _tracked():
@@ -51,6 +54,13 @@ def _decision_saved(sender, instance, created, raw=False, **kwargs):
         from .models import RecordState
 
         RecordState.objects.bulk_create(states_of(instance, RecordState), ignore_conflicts=True)
+
+
+def _decisions_recorded(sender, decisions, **kwargs):
+    from .models import RecordState
+
+    states = [state for d in decisions if not d.pending for state in states_of(d, RecordState)]
+    RecordState.objects.bulk_create(states, batch_size=2000, ignore_conflicts=True)
 
 
 def states_of(decision, model):

@@ -24,6 +24,19 @@ def _repair_queue(sender, **kwargs):
         logging.getLogger(__name__).warning("queue repair: %d review-tier pairs had no queue item", repaired)
 
 
+def _settle_exact(sender, entries, **kwargs):
+    from .exact import settle_exact
+
+    settle_exact(entries)
+
+
+def _suspend_on_rejection_many(sender, decisions, **kwargs):
+    from .calibration import suspend_on_rejection
+
+    for decision in decisions:
+        suspend_on_rejection(decision)
+
+
 def _suspend_on_rejection(sender, instance, created, **kwargs):
     if created:
         from .calibration import suspend_on_rejection
@@ -36,13 +49,17 @@ class ReviewConfig(AppConfig):
     verbose_name = _("Review")
 
     def ready(self):
-        from dedup.events import pair_for_review, pair_settled, pending_resumed
+        from dedup.events import exact_pairs_verified, pair_for_review, pair_settled, pending_resumed
 
         pair_settled.connect(_settle, dispatch_uid="review-settle-certain-pairs")
+        exact_pairs_verified.connect(_settle_exact, dispatch_uid="review-settle-exact-pairs")
         pair_for_review.connect(_queue, dispatch_uid="review-queue-review-tier-pairs")
         pending_resumed.connect(_repair_queue, dispatch_uid="review-repair-queue")
         from django.db.models.signals import post_save
 
-        from .models import Decision
+        from .models import Decision, decisions_recorded
 
         post_save.connect(_suspend_on_rejection, sender=Decision, dispatch_uid="review-suspend-auto")
+        decisions_recorded.connect(
+            _suspend_on_rejection_many, sender=Decision, dispatch_uid="review-suspend-auto-many"
+        )

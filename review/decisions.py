@@ -14,13 +14,14 @@ build on it.
 """
 
 import uuid
+from collections import defaultdict
 from contextlib import contextmanager
 
 from django.db import transaction
 from django.db.models import Q
 from django.utils.translation import gettext as _
 
-from catalogue.models import CatalogueRecord, RecordLink
+from catalogue.models import CatalogueRecord, Collection, RecordLink
 from dedup import tasks
 
 from . import implied
@@ -149,6 +150,12 @@ def decide_duplicate(
     others = [r for r in records if r.pk != master_record.pk]
     superseded = others[0] if others else None
     touched = list(CatalogueRecord.objects.select_for_update().filter(pk__in=[r.pk for r in records]))
+    # The rows as they are now, locked: the pair's records may have been loaded before an earlier
+    # decision (of the same verify batch, say) superseded one of them, and a stale master would make a
+    # chain A <- B <- C instead of a flat group.
+    fresh = {r.pk: r for r in touched}
+    master_record = fresh.get(master_record.pk, master_record)
+    superseded = fresh.get(superseded.pk, superseded) if superseded is not None else None
     followers = list(CatalogueRecord.objects.filter(master__in=[r.pk for r in others]))
     fields = [name for name in MERGE_FIELDS if name in merge] if superseded is not None else []
     target = master_record.resolve()
@@ -191,6 +198,144 @@ def decide_duplicate(
         implied.after(decision)
         regroup_after_commit(pair.pk)
     return decision
+
+
+# --- automatic settling in bulk ----------------------------------------------------------------------
+
+
+class Unsimulated(Exception):
+    """settle_copies met a pair it does not settle itself (decide_duplicate would refuse it)."""
+
+
+class _Catalogue:
+    """The state (status, master) of the records a run of automatic duplicates touches, read once and
+    changed in memory as decide_duplicate would change the rows, decision after decision."""
+
+    def __init__(self, record_ids):
+        rows = CatalogueRecord.objects.values_list("pk", "status", "master_id", "collection_id")
+        self.state, self.collection = {}, {}
+        locked = CatalogueRecord.objects.select_for_update().filter(pk__in=sorted(record_ids)).order_by("pk")
+        self._add(locked.values_list("pk", "status", "master_id", "collection_id"))
+        # Records that follow them (their direct superseded records), and the masters above them.
+        self._add(rows.filter(master__in=sorted(record_ids)))
+        missing = {m for _s, m in self.state.values() if m is not None and m not in self.state}
+        while missing:
+            self._add(rows.filter(pk__in=sorted(missing)))
+            missing = {m for _s, m in self.state.values() if m is not None and m not in self.state}
+        self.children = defaultdict(set)
+        for pk, (_status, master) in self.state.items():
+            if master is not None:
+                self.children[master].add(pk)
+        # The order the default ordering gives (collection name, catalogue number, in the database's
+        # collation): the order decide_duplicate lists them in.
+        ordered = CatalogueRecord.objects.filter(pk__in=list(self.state)).values_list("pk", flat=True)
+        self.rank = {pk: n for n, pk in enumerate(ordered)}
+        self.reference = dict(
+            Collection.objects.filter(pk__in=set(self.collection.values())).values_list("pk", "reference")
+        )
+        self.original = dict(self.state)
+
+    def _add(self, rows):
+        for pk, status, master, collection in rows:
+            self.state[pk] = (status, master)
+            self.collection[pk] = collection
+
+    def resolve(self, pk):
+        seen = {pk}
+        while self.state[pk][1] is not None and self.state[pk][1] not in seen:
+            pk = self.state[pk][1]
+            seen.add(pk)
+        return pk
+
+    def record_state(self, pk):
+        status, master = self.state[pk]
+        return {"record": pk, "status": status, "master": master}
+
+    def may_be_superseded_by(self, pk, master):
+        return not self.reference[self.collection[pk]] or (
+            self.collection[self.resolve(master)] == self.collection[pk]
+        )
+
+    def sorted(self, pks):
+        return sorted(pks, key=self.rank.__getitem__)
+
+    def changed(self):
+        return {pk: state for pk, state in self.state.items() if state != self.original[pk]}
+
+    def decide(self, pair, master):
+        """decide_duplicate(pair, master, automatic=True) on the state: (superseded, before, after)."""
+        records = {pair.image_a.record_id, pair.image_b.record_id}
+        others = [r for r in records if r != master]
+        superseded = others[0] if others else None
+        touched = self.sorted(records)
+        followers = self.sorted(set().union(*(self.children[r] for r in others)) - set(touched))
+        target = self.resolve(master)
+        listed = [*touched, *followers]
+        if target not in listed:
+            listed.append(target)
+        before = [self.record_state(pk) for pk in listed]
+        if superseded is not None:
+            root = self.resolve(superseded)
+            if not self.may_be_superseded_by(root, target) or (
+                root != target and not self.may_be_superseded_by(superseded, target)
+            ):
+                raise Unsimulated(pair.pk)
+            if root != target:
+                for follower in self.children.pop(superseded, set()):
+                    self.state[follower] = (self.state[follower][0], target)
+                    self.children[target].add(follower)
+                old = self.state[superseded][1]
+                if old is not None:
+                    self.children[old].discard(superseded)
+                self.state[superseded] = (CatalogueRecord.Status.SUPERSEDED, target)
+                self.children[target].add(superseded)
+        after = [self.record_state(pk) for pk in listed]
+        return superseded, before, after
+
+
+def settle_copies(settlements):
+    """decide_duplicate(pair, master, automatic=True, reason=reason) for each (pair, master image,
+    reason) in turn, in bulk: the catalogue's rows are read once and the decisions worked out on them
+    in memory, in order, exactly as decide_duplicate works each out on the rows the one before left;
+    then the records' new states are written with one statement and the decisions appended to the
+    chain together (Decision.objects.record_many: each with the before, after, evidence and reason
+    decide_duplicate records), and one regroup task covers every pair. Inside the caller's
+    transaction, chain lock first.
+
+    For settlements whose implied pairs are nothing (review.exact: no open queue item in the record
+    groups they make) and whose pairs have no queue item: decide_duplicate's implied.after and item
+    settling are no-ops for them, and are not done here. A pair decide_duplicate would refuse (a
+    reference collection's record) raises Unsimulated before anything is written."""
+    if not settlements:
+        return []
+    with chain_transaction(savepoint=False):
+        records = {r for pair, _, _ in settlements for r in (pair.image_a.record_id, pair.image_b.record_id)}
+        catalogue = _Catalogue(records)
+        entries = []
+        for pair, master_image, reason in settlements:
+            superseded, before, after = catalogue.decide(pair, master_image.record_id)
+            entries.append(
+                {
+                    "kind": Decision.Kind.DUPLICATE,
+                    "pair": pair,
+                    "master_id": master_image.record_id,
+                    "superseded_id": superseded,
+                    "actor": None,
+                    "automatic": True,
+                    "reason": reason,
+                    "comment": "",
+                    "evidence": pair_evidence(pair),
+                    "before": before,
+                    "after": after,
+                    "effects": {},
+                    "approves": None,
+                }
+            )
+        CatalogueRecord.objects.set_states(catalogue.changed())
+        decisions = Decision.objects.record_many(entries)
+        pair_ids = [pair.pk for pair, _, _ in settlements]
+        transaction.on_commit(lambda: tasks.regroup_batch.delay(pair_ids), robust=True)
+    return decisions
 
 
 def follow_up_many(decisions):

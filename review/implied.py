@@ -211,6 +211,22 @@ def settle(records, pairs=None, exclude=()):
     return recorded
 
 
+def record_groups(records):
+    """{record: root} for every record of the record groups these records are in (review.exact)."""
+    return _groups(records)
+
+
+def open_pairs(records):
+    """{pair: (record a, record b)} of the pairs with an open queue item and an image in these records:
+    what settle() would look at for them (review.exact)."""
+    pairs = _pairs_of(_images(records))
+    found = {}
+    for chunk in _chunks(pairs):
+        rows = ReviewItem.objects.filter(pair__in=chunk, status=ReviewItem.Status.OPEN)
+        found.update((pk, pairs[pk]) for pk in rows.values_list("pair_id", flat=True))
+    return found
+
+
 def records_of(pairs):
     """{pair: (record a, record b)} of these pair ids."""
     rows = CandidatePair.objects.values_list("pk", "image_a__record_id", "image_b__record_id")

@@ -3,6 +3,7 @@ import uuid
 
 from django.conf import settings
 from django.db import connection, models, transaction
+from django.dispatch import Signal
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -58,6 +59,41 @@ class DecisionManager(models.Manager):
 
             after_record(decision)  # the supervisor pages' counts, in the same transaction
         return decision
+
+    def record_many(self, entries):
+        """Append decisions to the chain in the order given and return them: record() for a batch
+        (automatic settling of a verify batch's exact copies, review.decisions.settle_copies). entries
+        are dicts of record()'s arguments (kind, reason, comment, batch and the model's fields). One
+        chain lock, one read of the chain's head; each decision's sequence, prev_hash and hash are
+        computed here as Decision.save computes them for one, and the rows are inserted together. The
+        receivers of decisions_recorded (sent once for the batch) do what post_save does for one."""
+        decisions = [
+            self.model(
+                kind=entry["kind"],
+                reason=(entry.get("reason") or "")[:500],
+                comment=entry.get("comment") or "",
+                batch=uuid.UUID(str(entry["batch"])) if entry.get("batch") is not None else None,
+                **{k: v for k, v in entry.items() if k not in ("kind", "reason", "comment", "batch")},
+            )
+            for entry in entries
+        ]
+        if not decisions:
+            return []
+        with transaction.atomic(savepoint=False):
+            lock_chain()
+            Decision._chain_many(decisions)
+            token = _recording.set(True)
+            try:
+                self.bulk_create(decisions, batch_size=1000)
+            finally:
+                _recording.reset(token)
+            decisions_recorded.send(sender=self.model, decisions=decisions)
+        return decisions
+
+
+# Sent by Decision.objects.record_many inside its transaction, once for the decisions it appended (a
+# post_save for each would cost every receiver one query per decision). Arguments: decisions.
+decisions_recorded = Signal()
 
 
 class Decision(models.Model):
@@ -147,6 +183,23 @@ class Decision(models.Model):
 
     def delete(self, *args, **kwargs):
         raise AppendOnlyError("decisions are append-only and are never deleted")
+
+    @staticmethod
+    def _chain_many(decisions):
+        """_chain for a list of new decisions, in order, under the lock the caller holds."""
+        from .audit import GENESIS, current_key_id, digest, keyring
+
+        chained = Decision.objects.exclude(sequence=None).order_by("-sequence")
+        last = chained.values_list("sequence", "hash").first()
+        sequence, prev = last if last else (0, GENESIS)
+        key, keys = current_key_id(), keyring()
+        for decision in decisions:
+            sequence += 1
+            decision.sequence, decision.prev_hash = sequence, prev
+            decision.created_at = timezone.now()
+            decision.key_id = key
+            decision.hash = prev = digest(decision, prev, keys)
+        transaction.on_commit(lambda: _checkpoint_after_commit(sequence), robust=True)
 
     def _chain(self):
         """Append to the hash chain. Appends are serialised: on PostgreSQL by a transaction-scoped

@@ -87,6 +87,14 @@ def queue_pair(pair):
     implied.settle_pairs([pair.pk])
 
 
+def queue_pairs(pairs):
+    """queue_pair for many pairs at once (review.exact: pairs whose implied answers do not depend on
+    each other): their items in one insert, then one implied pass over them, by pair id."""
+    rows = [(pair.pk, pair.image_a.collection_id, pair.relation, pair.score, pair.priority) for pair in pairs]
+    ReviewItem.objects.bulk_create(_new_items(rows), batch_size=1000, ignore_conflicts=True)
+    implied.settle_pairs([row[0] for row in rows])
+
+
 def sync_queue():
     """Repair step, not part of the flow (the tier rules queue each pair as they put it in the review
     tier): give every verified review-tier pair without one its queue item. Run by resume_pending and

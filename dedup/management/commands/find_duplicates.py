@@ -14,7 +14,7 @@ from dedup.fingerprinting import batches, ensure_fingerprints, pending_ids
 from dedup.grouping import regroup_pairs
 from dedup.models import CandidateGroup, CandidatePair, Fingerprint
 from dedup.search import search_images, shard_count, unsearched_ids
-from dedup.verification import clusters, packed, unverified, verify_pairs
+from dedup.verification import unverified, verify_batches, verify_pairs
 from mastercopy.celery import app as celery_app
 
 
@@ -111,14 +111,13 @@ class Command(BaseCommand):
         ids = unverified()  # a cluster's pairs next to each other, so a chunk keeps a picture's copies
         with tqdm(total=len(ids), unit="pair", desc="verification", disable=quiet, file=self.stderr) as bar:
             if not _parallel(workers, len(ids)):
-                for chunk in batches(ids, 100):
+                # Clusters of exact copies in large batches (settled in bulk), the others 100 at a time.
+                for chunk in verify_batches(100):
                     verify_pairs(chunk, on_progress=bar.update)
                 return ids
             # Whole clusters per process: a picture's copies decoded once and inferred through its hub.
-            waiting = CandidatePair.objects.filter(verified=False, open_attempts=0)  # as unverified()
-            rows = waiting.order_by("pk").values_list("pk", "image_a_id", "image_b_id")
             size = max(20, min(200, len(ids) // (2 * workers) + 1))
-            chunks = list(packed(clusters(rows), size))
+            chunks = verify_batches(size, whole_clusters=True)
             for done in _in_processes(_verify_chunk, chunks, workers):
                 bar.update(done)
         return ids
