@@ -15,8 +15,8 @@ from catalogue.models import CatalogueRecord, Collection, CollectionCounts, Imag
 from dedup import search, verification
 from dedup.models import CandidateGroup, CandidatePair
 from licensing.models import RecordState
-from review import services
-from review.models import Decision, QueueCount, ReviewItem
+from review import services, summaries
+from review.models import Decision, DecisionCount, QueueCount, ReviewItem
 from tests.test_review_corpus import add_image, encode, make_pair, picture
 
 pytestmark = pytest.mark.django_db
@@ -25,6 +25,9 @@ PAIR_FIELDS = (
     "tier", "relation", "relation_params", "explanation", "tier_reason", "priority", "verified", "inferred",
     "source_side", "derivation", "same_bytes",
 )  # fmt: skip
+
+
+CELL = ("facet", "period", "actor_id", "kind", "collection_id", "collection_b_id", "relation", "band", "n")
 
 
 def jpeg(seed, size=(320, 240), quality=90):
@@ -116,6 +119,9 @@ def run(personas, monkeypatch, bulk):
             audit = io.StringIO()
             call_command("verify_audit", stdout=audit)
             found = snapshot(start), exact, audit.getvalue()
+            kept = sorted(DecisionCount.objects.filter(n__gt=0).values_list(*CELL))
+            summaries.rebuild()
+            assert sorted(DecisionCount.objects.filter(n__gt=0).values_list(*CELL)) == kept  # = a recount
             transaction.set_rollback(True)
     with search._LIVE_LOCK:
         search._LIVE.clear()  # its index read the rows just rolled back
@@ -134,6 +140,7 @@ def snapshot(start):
         pk: (images[a], images[b])
         for pk, a, b in CandidatePair.objects.values_list("pk", "image_a", "image_b")
     }
+    collections = dict(Collection.objects.values_list("pk", "name"))
     chain = list(Decision.objects.order_by("sequence"))
     position = {d.pk: d.sequence - start for d in chain}
 
@@ -200,6 +207,12 @@ def snapshot(start):
             (images[g.master_id], sorted(images[m] for m in g.members.values_list("pk", flat=True)))
             for g in CandidateGroup.objects.all()
         ),
+        "decision_counts": sorted(
+            (facet, period, actor, kind, collections.get(a), collections.get(b), relation, band, n)
+            for facet, period, actor, kind, a, b, relation, band, n in DecisionCount.objects.filter(
+                n__gt=0
+            ).values_list(*CELL)
+        ),
         "record_states": sorted(
             (position[decision], records[record], status, records.get(master))
             for decision, record, status, master in RecordState.objects.values_list(
@@ -240,6 +253,7 @@ def test_bulk_settling_leaves_exactly_what_the_per_pair_path_leaves(personas, mo
     assert len(queued) == 5 and all(status == "open" for _, status in queued)
     assert max(n for *_, n in bulk["queue_counts"]) > 1  # a count cell of several items
     assert any(len(members) > 2 for _, members in bulk["groups"])
+    assert sum(n for facet, *_, n in bulk["decision_counts"] if facet == "chart") == len(bulk["decisions"])
 
 
 def plain_pairs(n, offset=0):
