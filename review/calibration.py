@@ -12,8 +12,9 @@ from django.db.models import Count, F, IntegerField, Q, Sum, Value
 from django.db.models.functions import Cast, Floor, Least
 from django.utils.translation import gettext as _
 
-from catalogue.models import Collection, PolicyChange
+from catalogue.models import Collection, ImageFile, PolicyChange
 from dedup import policy
+from dedup.models import CandidatePair
 
 from . import summaries, supervision
 from .models import Decision, DecisionCount
@@ -298,6 +299,25 @@ def disable_auto(collection, relation, actor, reason=""):
     return _change_policy(collection, actor, reason, lambda autos: autos.pop(relation, None))
 
 
+def _may_settle_automatically(decision):
+    """Whether either collection of the decision's pair settles its relation automatically: one query
+    on the policies when the caller did not hand the pair over with its images' collections (the
+    system's implied decisions name the pair by id), so most decisions do not load pair, images and
+    collections one by one for nothing."""
+    pair = decision.pair if Decision.pair.is_cached(decision) else None
+    if pair is not None and all(
+        getattr(CandidatePair, side).is_cached(pair) and ImageFile.collection.is_cached(getattr(pair, side))
+        for side in ("image_a", "image_b")
+    ):
+        return True  # the full check below costs no query
+    row = (
+        CandidatePair.objects.filter(pk=decision.pair_id)
+        .values_list("relation", "image_a__collection__policy", "image_b__collection__policy")
+        .first()
+    )
+    return row is not None and any(row[0] in ((found or {}).get("auto_relations") or {}) for found in row[1:])
+
+
 def suspend_on_rejection(decision):
     """A rejection in a band settled automatically switches that relation's automatic settling off in
     the pair's collections, recorded as the system's policy change. Called for every new decision."""
@@ -308,6 +328,8 @@ def suspend_on_rejection(decision):
         and decision.corrects.kind == Decision.Kind.DUPLICATE
     )
     if not (rejecting or overturning) or decision.pair_id is None:
+        return []
+    if not _may_settle_automatically(decision):
         return []
     pair = decision.pair
     changes = []

@@ -25,7 +25,7 @@ from catalogue.models import CatalogueRecord, Collection, RecordLink
 from dedup import tasks
 
 from . import implied
-from .models import Decision, ReviewItem, lock_chain
+from .models import Decision, ReviewItem, lock_chain, not_corrected
 
 # Catalogue fields a cataloguer may carry from the superseded record into the master.
 MERGE_FIELDS = ("title", "creator", "date_text", "rights", "credit_line", "source")
@@ -415,7 +415,7 @@ def restore_before(decision):
 def distinct_decided(a, b):
     """A standing 'not related' decision between the two records (not undone)."""
     return (
-        Decision.objects.filter(kind=Decision.Kind.DISTINCT, corrections__isnull=True, pending=False)
+        Decision.objects.filter(not_corrected(), kind=Decision.Kind.DISTINCT, pending=False)
         .filter(
             Q(pair__image_a__record=a, pair__image_b__record=b)
             | Q(pair__image_a__record=b, pair__image_b__record=a)

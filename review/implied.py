@@ -25,7 +25,7 @@ from catalogue.models import CatalogueRecord, ImageFile
 from dedup.models import CandidatePair
 
 from . import implication
-from .models import Decision, ReviewItem
+from .models import Decision, ReviewItem, not_corrected
 
 MARK = "implied_by"  # the evidence key of a system decision that follows from earlier ones
 _CHUNK = 5000
@@ -43,7 +43,7 @@ def _chunks(ids):
 
 
 def _standing(decisions):
-    return decisions.filter(corrections__isnull=True, pending=False)
+    return decisions.filter(not_corrected(), pending=False)
 
 
 # --- reading the facts --------------------------------------------------------------------------------

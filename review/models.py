@@ -250,6 +250,13 @@ def write_checkpoint(reason="decision", path=None):
     return line
 
 
+def not_corrected():
+    """The condition "not undone, reverted or declined since" as NOT EXISTS, for .filter(): an index
+    probe per decision looked at, where an outer join to the corrections (corrections__isnull=True)
+    often made PostgreSQL read all of them first."""
+    return ~models.Exists(Decision.objects.filter(corrects=models.OuterRef("pk")))
+
+
 class ReviewItemQuerySet(models.QuerySet):
     """The queue's transitions, for any number of items at once. These are the only writers of an
     item's status, lease and skip fields (the instance methods of ReviewItem call them); each runs in

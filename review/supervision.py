@@ -14,7 +14,7 @@ from catalogue import access
 from catalogue.models import CatalogueRecord
 
 from . import decisions, implied, summaries
-from .models import Decision, DecisionCount, ReReviewItem, ReviewItem
+from .models import Decision, DecisionCount, ReReviewItem, ReviewItem, not_corrected
 
 REVERTIBLE = decisions.SETTLING
 # Relations that say the two files are the same picture, bit for bit or pixel for pixel.
@@ -27,7 +27,7 @@ class SupervisionError(Exception):
 
 def standing(decisions):
     """Decisions not undone or reverted since."""
-    return decisions.filter(corrections__isnull=True)
+    return decisions.filter(not_corrected())
 
 
 def touched_records(decision):

@@ -304,30 +304,30 @@ def revert_period(request):
     return redirect("review-supervisor-decisions")
 
 
-def _counted_from(request):
-    """The moment the figures and charts count from when the counts (review.summaries) can answer for
-    the request's filters: none but a start date (the default period's, or the one chosen). None when
-    a filter needs the decisions themselves."""
+def _counted_period(request):
+    """For the figures and charts: the filter form, the moment to count from when the counts
+    (review.summaries) can answer for its filters (none but a start date: the default period's, or
+    the one chosen; None when a filter needs the decisions themselves), and the default period's first
+    day (None when the user chose the start)."""
     form = DecisionFilter(request.GET or None)
     form.fields["collection"].queryset = access.visible_collections(request.user)
-    since = timezone.localdate() - timedelta(days=DEFAULT_PERIOD_DAYS - 1)
-    if form.is_bound:
-        if not form.is_valid():
-            return None
-        data = form.cleaned_data
-        if any(value for name, value in data.items() if name != "start"):
-            return None
-        since = data["start"] or since
-    return _day_start(since)
+    default = timezone.localdate() - timedelta(days=DEFAULT_PERIOD_DAYS - 1)
+    if not form.is_bound:
+        return form, _day_start(default), default
+    if not form.is_valid() or any(value for name, value in form.cleaned_data.items() if name != "start"):
+        return form, None, None
+    start = form.cleaned_data["start"]
+    return form, _day_start(start or default), None if start else default
 
 
 @permission_required(SUPERVISE)
 def figures(request):
-    counted_from = _counted_from(request)
-    form, queryset, since = _filtered_period(request, listed=counted_from is None)
+    form, counted_from, since = _counted_period(request)
     if counted_from is None:
+        form, queryset, since = _filtered_period(request, listed=True)
         figures = supervision.cataloguer_figures(queryset)
     else:
+        queryset = _visible_decisions(request.user).filter(created_at__gte=counted_from)
         figures = supervision.counted_figures(counted_from, access.visible_ids(request.user), queryset)
     context = {"form": form, "since": since, "figures": figures, "kinds": Decision.Kind.choices[:5]}
     return render(request, "review/supervisor/figures.html", context)
@@ -335,9 +335,9 @@ def figures(request):
 
 @permission_required(SUPERVISE)
 def charts(request):
-    counted_from = _counted_from(request)
-    form, queryset, since = _filtered_period(request, listed=counted_from is None)
+    form, counted_from, since = _counted_period(request)
     if counted_from is None:
+        form, queryset, since = _filtered_period(request, listed=True)
         data = supervision.chart_data(queryset)
     else:
         data = supervision.counted_chart_data(counted_from, access.visible_ids(request.user))
