@@ -94,6 +94,8 @@ def _get_item_for_user(request, pk):
     found = Fingerprint.objects.in_bulk([image.pk for image in images], field_name="image_id")
     for image in images:  # cached, None too: a missing fingerprint is not looked for again
         image._state.fields_cache["fingerprint"] = found.get(image.pk)
+        if image.collection_id == image.record.collection_id:  # the same row, read with the record
+            image._state.fields_cache["collection"] = image.record.collection
     return item
 
 
