@@ -149,16 +149,24 @@ def _effective_pixels(image, derived):
 
 
 def _key(image, criterion, derived=None):
+    # A chain of ifs, not a dict of lambdas built per call: this runs for every criterion of every image
+    # of every pair the keep-best rule ranks (a batch of 1,000 exact copies: 24,000 calls).
     derived = derived or {}
-    return {
-        "source": lambda: image.pk not in derived,
-        "quality": lambda: _quality(image),
-        "resolution": lambda: _effective_pixels(image, derived),
-        "file_size": lambda: image.size,
-        "richness": lambda: _richness(image.record),
-        "lossless": lambda: image.format in _LOSSLESS,
-        "accession": lambda: -image.pk,
-    }[criterion]()
+    if criterion == "source":
+        return image.pk not in derived
+    if criterion == "quality":
+        return _quality(image)
+    if criterion == "resolution":
+        return _effective_pixels(image, derived)
+    if criterion == "file_size":
+        return image.size
+    if criterion == "richness":
+        return _richness(image.record)
+    if criterion == "lossless":
+        return image.format in _LOSSLESS
+    if criterion == "accession":
+        return -image.pk
+    raise KeyError(criterion)
 
 
 def rank_images(images, rule, derived=None):
