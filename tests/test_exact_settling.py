@@ -105,11 +105,13 @@ def per_pair(pairs, on_progress=None):
             on_progress()
 
 
-def run(personas, monkeypatch, bulk):
+def run(personas, monkeypatch, bulk, chunk=None):
     """Build the corpus, run find_duplicates one way, and return what it left (then roll it back)."""
     with monkeypatch.context() as patch:
         if not bulk:
             patch.setattr(verification, "settle_exact", per_pair)
+        if chunk:
+            patch.setattr(verification, "EXACT_CHUNK", chunk)
         with transaction.atomic():
             build(personas)
             start = Decision.objects.order_by("-sequence").values_list("sequence", flat=True).first() or 0
@@ -222,9 +224,11 @@ def snapshot(start):
     }
 
 
-def test_bulk_settling_leaves_exactly_what_the_per_pair_path_leaves(personas, monkeypatch):
+@pytest.mark.parametrize("chunk", [None, 4], ids=["one-transaction", "transactions-of-4"])
+def test_bulk_settling_leaves_exactly_what_the_per_pair_path_leaves(personas, monkeypatch, chunk):
     reference, exact_before, audit_before = run(personas, monkeypatch, bulk=False)
-    bulk, exact_after, audit_after = run(personas, monkeypatch, bulk=True)
+    # transactions of 4: a picture's pairs, and a record group's, fall in several
+    bulk, exact_after, audit_after = run(personas, monkeypatch, bulk=True, chunk=chunk)
 
     assert exact_before == exact_after == 34
     for part in reference:
