@@ -296,12 +296,14 @@ def main(options):
     if not url.startswith("postgres"):
         raise SystemExit("DATABASE_URL must name a PostgreSQL database (the bench copies a template there)")
     django.setup()
+    from dedup import verification
+
     copy = prepare(url, options.pairs, options.rebuild)
     try:
         load = os.getloadavg()
         log(
             f"load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}; batches of {options.batch} pairs, "
-            f"transactions of {options.chunk or 'EXACT_CHUNK'}"
+            f"transactions of {options.chunk or verification.EXACT_CHUNK}"
         )
         bulk, one, ok = measure(options)
     finally:
