@@ -208,6 +208,8 @@ def warm(queues):
         wanted = [k for k in range(shards) if shard_queue(k) in queues]
     else:
         wanted = [0] if settings.CELERY_TASK_DEFAULT_QUEUE in queues else []
+    if wanted:
+        _load_kernels()
     for shard in wanted:
         index = live_index(shard, shards)
         index.refresh()
@@ -215,6 +217,19 @@ def warm(queues):
         seconds = time.perf_counter() - started
         log.info("index of shard %d ready: %d images in %.1f s", shard, index.images, seconds)
     return wanted
+
+
+def _load_kernels():
+    """Query a throwaway index of a few codes at the search radii, so the query kernels are compiled (or
+    read from numba's cache) now: an empty or small archive builds no table when warming, and its first
+    batch paid ~10 s for this (bench/scale.py at N = 0)."""
+    started, limits = time.perf_counter(), thresholds()
+    codes = np.random.default_rng(0).integers(0, 2**63, 64).astype(np.uint64)
+    ids = np.arange(len(codes), dtype=np.int64)
+    scratch = HammingIndex(ids, codes)
+    for radius in {max(limits["phash"], limits["border"]), max(limits["orientation"], limits["crop"])}:
+        scratch.query(ids, codes, radius)
+    log.info("search kernels loaded in %.1f s", time.perf_counter() - started)
 
 
 def _ham(a, b):
@@ -284,14 +299,16 @@ def search_images(image_ids, shard=0, shards=None):
     started = time.perf_counter()
     index = live_index(shard, shards)
     read = index.refresh()
+    caught_up = time.perf_counter() - started
     if read > 10_000:
-        log.info("index of shard %d loaded: %d images in %.1f s", shard, read, time.perf_counter() - started)
+        log.info("index of shard %d loaded: %d images in %.1f s", shard, read, caught_up)
     started = time.perf_counter()
     new_ids = list(Fingerprint.objects.filter(image_id__in=image_ids).values_list("image_id", flat=True))
     if not new_ids:
         return 0
     limits = thresholds()
     a, b = candidate_ids(index, new_ids, limits)
+    queried = time.perf_counter()
     codes = items(set(a.tolist()) | set(b.tolist()))
     shas = dict(ImageFile.objects.filter(pk__in=list(codes)).values_list("pk", "sha256"))
     pairs = []
@@ -307,6 +324,7 @@ def search_images(image_ids, shard=0, shards=None):
                     image_a_id=x, image_b_id=y, same_bytes=same, score=score(d, same), tier=tier, **d
                 )
             )
+    checked = time.perf_counter()
     touching = CandidatePair.objects.filter(Q(image_a__in=new_ids) | Q(image_b__in=new_ids))
     with transaction.atomic():
         before = touching.count()  # the batch's own pairs: an indexed look-up, not the whole table
@@ -316,9 +334,14 @@ def search_images(image_ids, shard=0, shards=None):
         mine.update(shards_searched=F("shards_searched").bitor(1 << shard))
         mine.filter(shards_searched=(1 << shards) - 1).update(searched=True)
         added = touching.count() - before
+    done = time.perf_counter()
+    # Where a slow batch's time went: the index query, checking its candidates on the database's codes,
+    # storing the pairs, and (before the clock started) catching up with fingerprints committed since.
     log.info(
-        "searched %d images (shard %d of %d) in %.2f s: %d new pairs",
-        len(new_ids), shard, shards, time.perf_counter() - started, added,
+        "searched %d images (shard %d of %d) in %.2f s: %d new pairs (query %.2f s, %d candidates checked in"
+        " %.2f s, stored in %.2f s; caught up %d fingerprints in %.2f s before)",
+        len(new_ids), shard, shards, done - started, added, queried - started, len(a), checked - queried,
+        done - checked, read, caught_up,
     )  # fmt: skip
     return added
 
