@@ -526,6 +526,21 @@ def _best_match(L: _Side, R: _Side) -> _Match:
     return flipped if flipped.inliers > best.inliers else best
 
 
+# A feature alignment that puts one picture's frame on less than this share of the other's area (or the
+# other's on less than this share of it) is a chance match of a few features, not a copy: the search finds
+# crops through region codes of ~71% of the picture (dedup.signals), not crops of 1/64 of it; and comparing
+# the pixels of such an alignment blurred a whole working image with a sigma of hundreds of pixels (up to
+# minutes per hard negative, or an OpenCV error that sent the pair to a person as "verification failed").
+MIN_SHARED = 1 / 64
+
+
+def _frame_ratio(L: _Side, R: _Side, M: np.ndarray) -> float:
+    """Area of Right's working frame mapped into Left's by M, over Left's working area."""
+    hl, wl = L.work.shape[:2]
+    hr, wr = R.work.shape[:2]
+    return abs(float(np.linalg.det(M[:, :2]))) * wr * hr / (wl * hl)
+
+
 def _different(reason: str, inliers: int, params: dict, confidence: float = 0.0) -> Verdict:
     return Verdict(["different"], params, f"Different photographs: {reason}.", round(confidence, 3), inliers)
 
@@ -570,6 +585,10 @@ def _judge(L: _Side, R: _Side, fmt_changed: bool, m: _Match) -> Verdict:
         params = {"inliers": m.inliers, "matches": m.good}
         if m.M is None or m.inliers < MIN_INLIERS or m.inliers < MIN_INLIER_RATIO * m.good:
             return _different(f"only {m.inliers} matching features after alignment", m.inliers, params)
+        shown = _frame_ratio(L, R, m.M)
+        if not MIN_SHARED <= shown <= 1 / MIN_SHARED:
+            reason = "the features align only by shrinking one picture to less than 1/64 of the other's area"
+            return _different(reason, m.inliers, params)
 
     hl, wl = L.work.shape[:2]
     hr, wr = R.work.shape[:2]

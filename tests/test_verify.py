@@ -170,3 +170,17 @@ def test_crop_border_and_caption_are_told_apart_on_either_side(kind):
         frames = {"cropped", "bordered", "overlay"} & set(v.labels)
         assert frames == {expected}
         assert (v.source, v.derivation) == (source, [derivation])
+
+
+@pytest.mark.parametrize("other", ["inet_n04118538_rugby_ball.jpg", "kodak_kodim06.png"])
+def test_features_that_align_only_by_shrinking_a_picture_to_a_dot_say_different(other):
+    """A small photo against an unrelated larger one: RANSAC can fit a similarity that maps the larger
+    picture onto a few pixels of the small one (its "inliers" all land within the reprojection threshold).
+    That is no copy; it used to reach the photometry (a blur with a sigma of hundreds of pixels, minutes
+    per pair, or a division by a zero scale that sent the pair to a person as "verification failed")."""
+    small = PHOTOS / "ukbench01488.jpg"
+    if not small.is_file():
+        pytest.skip("UKBench photo not available")
+    v = check(verify(small, PHOTOS / other))
+    assert v.different, (other, v.relation, v.sentence)
+    assert "less than 1/64 of the other's area" in v.sentence
