@@ -20,7 +20,8 @@ The facets, each spelled as the page that reads it counts (review.calibration, r
   decided and later undone, reverted or declined (overturned). A period from a day onwards holds a
   pair exactly when its latest decision is in it, so summing the days from the start counts each pair
   once (supervision.cataloguer_figures' distinct pairs);
-- hour: a cataloguer's deciding decisions per local hour (the figures' active hours).
+- hour: a cataloguer's deciding decisions per local hour (the figures' active hours);
+- log: every decision, by actor (0: none), kind and collections (the decision log's count).
 
 A pair's collections, relation and score are read when its decisions are recorded: a pair re-verified
 to another score or relation after people decided it keeps its old cells until repair_summaries.
@@ -41,6 +42,7 @@ TOTAL = "total"
 TOUCHED = "touched"
 OVERTURNED = "overturned"
 HOUR = "hour"
+LOG = "log"
 
 # Placeholders of the cells' key for what a facet does not count by (NULLs would not meet in a unique
 # key): no period, no actor, no kind, no collection (a decision without a pair), no score band.
@@ -139,6 +141,7 @@ def contributions(rows):
 
     for row in rows:
         corrections = corrected.get(row.id, set())
+        cells[(LOG, NO_PERIOD, row.actor or 0, row.kind, a, b, "", NO_BAND)] += 1
         # Calibration: people's standing judgements.
         if (
             paired
