@@ -44,6 +44,19 @@ def _suspend_on_rejection(sender, instance, created, **kwargs):
         suspend_on_rejection(instance)
 
 
+def _count(sender, instance, created, **kwargs):
+    if created:
+        from .summaries import after_record
+
+        after_record(instance)  # the supervisor pages' counts, in the decision's transaction
+
+
+def _count_many(sender, decisions, **kwargs):
+    from .summaries import after_record_many
+
+    after_record_many(decisions)
+
+
 class ReviewConfig(AppConfig):
     name = "review"
     verbose_name = _("Review")
@@ -63,3 +76,7 @@ class ReviewConfig(AppConfig):
         decisions_recorded.connect(
             _suspend_on_rejection_many, sender=Decision, dispatch_uid="review-suspend-auto-many"
         )
+        # review.summaries keeps its counts from these receivers (it reads review.models, which then
+        # need not import it back: no import circle).
+        post_save.connect(_count, sender=Decision, dispatch_uid="review-summaries")
+        decisions_recorded.connect(_count_many, sender=Decision, dispatch_uid="review-summaries-many")

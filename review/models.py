@@ -55,9 +55,6 @@ class DecisionManager(models.Manager):
                 decision.save()
             finally:
                 _recording.reset(token)
-            from .summaries import after_record
-
-            after_record(decision)  # the supervisor pages' counts, in the same transaction
         return decision
 
     def record_many(self, entries):
@@ -87,9 +84,6 @@ class DecisionManager(models.Manager):
                 self.bulk_create(decisions, batch_size=1000)
             finally:
                 _recording.reset(token)
-            from .summaries import after_record_many
-
-            after_record_many(decisions)  # the supervisor pages' counts, as record() keeps them
             decisions_recorded.send(sender=self.model, decisions=decisions)
         return decisions
 

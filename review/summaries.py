@@ -1,7 +1,8 @@
 """The supervisor pages' counts, kept with the decisions: one row per cell (facet, period, actor, kind,
 the pair's two collections, relation, score band) with the number of decisions, or of pairs, in it.
 
-Decision.objects.record calls after_record in the transaction that writes each decision (under the
+after_record runs in the transaction that writes each decision (review.apps connects it to the
+decision's post_save, after_record_many to record_many's decisions_recorded; under the
 chain lock, so the cells' writers are one at a time). A decision changes only what is counted of its
 own pair: the pair's decisions are read (a handful of rows), what they contribute is worked out
 without and with the new decision, and the difference is added to the cells in one upsert. rebuild()
