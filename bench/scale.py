@@ -50,6 +50,7 @@ import json
 import os
 import random
 import re
+import shutil
 import signal
 import statistics
 import subprocess
@@ -500,11 +501,13 @@ def check_pairs(seeded):
 
     imported = sorted(set(Fingerprint.objects.values_list("image_id", flat=True)) - seeded)
     codes = items(imported)
-    reference = {
-        (x, y)
-        for x, y in itertools.combinations(imported, 2)
-        if within(distances(codes[x], codes[y]), thresholds())
-    }
+    reference = brute_force(imported, codes, thresholds())
+    if len(imported) <= 1500:  # the vectorised reference against dedup.search's own rule, pair by pair
+        assert reference == {
+            (x, y)
+            for x, y in itertools.combinations(imported, 2)
+            if within(distances(codes[x], codes[y]), thresholds())
+        }
     touching = CandidatePair.objects.filter(Q(image_a__in=imported) | Q(image_b__in=imported))
     found = {
         (a, b)
@@ -513,6 +516,42 @@ def check_pairs(seeded):
     }
     mixed = sum(1 for a, b in touching.values_list("image_a_id", "image_b_id") if a in seeded or b in seeded)
     return found == reference, len(reference), mixed
+
+
+def brute_force(ids, codes, limits):
+    """Every pair (a < b) of the given images within the search thresholds, comparing each image with
+    every other (numpy; the rule of dedup.search.distances and within: pHash, either way orientation and
+    crop codes against the other's pHash, border = nearest of trimmed-or-pHash codes)."""
+    import numpy as np
+
+    ids = sorted(ids)
+    n = len(ids)
+
+    def table(lists):
+        width = max((len(x) for x in lists), default=0) or 1
+        out = np.zeros((n, width), np.uint64)
+        used = np.zeros((n, width), bool)
+        for row, x in enumerate(lists):
+            out[row, : len(x)] = x
+            used[row, : len(x)] = True
+        return out, used
+
+    P = np.array([codes[x].phash for x in ids], np.uint64)
+    T = np.array([codes[x].phash if codes[x].trimmed is None else codes[x].trimmed for x in ids], np.uint64)
+    R, r_used = table([codes[x].orients for x in ids])
+    C, c_used = table([codes[x].crops for x in ids])
+    found = set()
+    for i in range(n - 1):
+        j = slice(i + 1, n)
+        near = np.bitwise_count(P[i] ^ P[j]) <= limits["phash"]
+        border = np.minimum.reduce([np.bitwise_count(a ^ b) for a in (P[i], T[i]) for b in (P[j], T[j])])
+        near |= border <= limits["border"]
+        for V, used, limit in ((R, r_used, limits["orientation"]), (C, c_used, limits["crop"])):
+            mine = np.where(used[i][None, :], np.bitwise_count(V[i][None, :] ^ P[j][:, None]), 64).min(1)
+            theirs = np.where(used[j], np.bitwise_count(V[j] ^ P[i]), 64).min(1)
+            near |= np.minimum(mine, theirs) <= limit
+        found.update((ids[i], ids[i + 1 + k]) for k in np.flatnonzero(near).tolist())
+    return found
 
 
 def check_groups(seeded):
@@ -654,8 +693,13 @@ def run(photos, shards, variants, pipeline):
                 default_storage.delete(PLACEHOLDER)
     if not default_storage.exists(PLACEHOLDER):
         default_storage.save(PLACEHOLDER, ContentFile(placeholder))
+    load = [os.getloadavg()[0]]
     with tempfile.TemporaryDirectory() as tmp:
         seeded, elapsed, rss, logs = measure(folder, shards, Path(tmp), pipeline)
+        load.append(os.getloadavg()[0])
+        kept = CACHE / f"scale-logs-n{len(seeded)}"  # the workers' logs of the last run at this N
+        shutil.rmtree(kept, ignore_errors=True)
+        shutil.copytree(tmp, kept)
     search = [float(s) for s in re.findall(r"searched \d+ images \(shard \d+ of \d+\) in ([\d.]+) s", logs)]
     parts = re.findall(
         r"searched \d+ images \(shard \d+ of \d+\) in [\d.]+ s: \d+ new pairs \(([^)]*)\)", logs
@@ -692,6 +736,7 @@ def run(photos, shards, variants, pipeline):
                 "queue_open": open_items,
                 "rate": unrelated_rate(),
                 "seeded": len(seeded),
+                "machine_load": load,
             }
         )
     )
@@ -761,7 +806,9 @@ def report_row(n, r):
     part = r["search_parts"][slowest] if slowest is not None and slowest < len(r["search_parts"]) else ""
     expected = r["rate"]["rate"] * r["imported"] * (r["seeded"] // 2)
     print(
-        f"  N = {n:>9,}: {r['imported']:,} images imported, end to end {r['elapsed']:7.1f} s\n"
+        f"  N = {n:>9,}: {r['imported']:,} images imported, end to end {r['elapsed']:7.1f} s"
+        f" (machine load, 1-minute average: {r['machine_load'][0]:.1f} at the start,"
+        f" {r['machine_load'][1]:.1f} at the end)\n"
         f"    search per batch median {statistics.median(search):.2f} s, max {max(search):.2f} s"
         f" ({len(r['search'])} batches; the slowest is batch {0 if slowest is None else slowest + 1}"
         f"{': ' + part if part else ''};"
