@@ -3,9 +3,9 @@ from django.utils.translation import gettext_lazy as _
 
 
 def _settle(sender, pair, master_image, reason, **kwargs):
-    from .decisions import decide_duplicate
+    from .services import settle_or_queue
 
-    decide_duplicate(pair, master_image.record, automatic=True, reason=reason)
+    settle_or_queue(pair, master_image, reason)
 
 
 def _queue(sender, pair, **kwargs):

@@ -305,10 +305,11 @@ def settle_copies(settlements):
     For settlements whose implied pairs are nothing (review.exact: no open queue item in the record
     groups they make) and whose pairs have no queue item: decide_duplicate's implied.after and item
     settling are no-ops for them, and are not done here. A pair decide_duplicate would refuse (a
-    reference collection's record) raises Unsimulated before anything is written."""
+    reference collection's record) raises Unsimulated before anything is written, inside a savepoint, so
+    that the caller's transaction goes on (review.exact then takes the run pair by pair)."""
     if not settlements:
         return []
-    with chain_transaction(savepoint=False):
+    with chain_transaction():
         records = {r for pair, _, _ in settlements for r in (pair.image_a.record_id, pair.image_b.record_id)}
         catalogue = _Catalogue(records)
         entries = []

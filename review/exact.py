@@ -109,5 +109,5 @@ def _one(entry):
     if master_image is None:
         services.queue_pair(pair)
     else:
-        decisions.decide_duplicate(pair, master_image.record, automatic=True, reason=reason)
+        services.settle_or_queue(pair, master_image, reason)
 

@@ -6,6 +6,7 @@ catalogue changes and the queue item that it takes out of the queue are written 
 
 from datetime import timedelta
 
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -85,6 +86,20 @@ def queue_pair(pair):
     row = (pair.pk, pair.image_a.collection_id, pair.relation, pair.score, pair.priority)
     ReviewItem.objects.bulk_create(_new_items([row]), ignore_conflicts=True)
     implied.settle_pairs([pair.pk])
+
+
+def settle_or_queue(pair, master_image, reason):
+    """Settle a pair the tier rules settled automatically (dedup.events.pair_settled), or, when the
+    catalogue refuses the merge (the other record already belongs to a reference collection's record),
+    put it in the review tier with the refusal as its reason: a person decides it, and the rest of the
+    verify batch goes on."""
+    try:
+        with transaction.atomic():  # a savepoint: decide_duplicate fails its enclosing transaction
+            decide_duplicate(pair, master_image.record, automatic=True, reason=reason)
+    except ReviewError as refusal:
+        pair.tier, pair.tier_reason = CandidatePair.Tier.REVIEW, str(refusal)[:500]
+        CandidatePair.objects.filter(pk=pair.pk).update(tier=pair.tier, tier_reason=pair.tier_reason)
+        queue_pair(pair)
 
 
 def queue_pairs(pairs):
