@@ -11,6 +11,7 @@ already standing is refused whole, naming the members. Undo (review.services.und
 (review.supervision.revert_batch) take the whole submit back.
 """
 
+from django.db import transaction
 from django.db.models import Count, Max, Min, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -132,18 +133,13 @@ def _master_side(pair, master):
     return pair.image_b if pair.image_b_id == master.pk else pair.image_a
 
 
-@decisions.chain_transaction()
-def submit(group_pk, user, master_pk, marks, seen, *, supervisor=False, comment=""):
-    """Record the group screen's answers as one batch; returns (batch id, decisions recorded, pairs
-    left open). seen: the pair ids the screen showed as waiting, so a group that changed meanwhile
-    (another submit, a new pair) is refused instead of decided on what the person did not see."""
-    group = CandidateGroup.objects.filter(pk=group_pk).first()
-    if group is None:
-        raise GroupError(_("This group no longer exists: the pairs were regrouped. Open the overview again."))
-    group_members = members(group)
-    master = next((image for image in group_members if image.pk == master_pk), None)
-    if master is None:
-        raise GroupError(_("Choose the master among the group's members."))
+def _take(group, user, seen, supervisor):
+    """Lease the group's waiting pairs to user, in the caller's transaction; returns (items, waiting
+    items, pairs by id). Refused (GroupError) when the pairs waiting are not the ones the screen showed
+    (seen) or someone else holds one of them. The screen's GET only reads: the first mark takes the
+    lease (hold), so that nobody takes a pair of the group on the pair screen meanwhile, and the submit
+    takes it again; its answers end it, and the pairs the marks leave open stay with this person for a
+    while, as on the pair screen."""
     now = timezone.now()
     items = list(ReviewItem.objects.select_for_update().filter(pair__group=group).order_by("pk"))
     waiting = [item for item in items if item.status in waiting_statuses(supervisor)]
@@ -166,10 +162,36 @@ def submit(group_pk, user, master_pk, marks, seen, *, supervisor=False, comment=
             _("Someone else is reviewing pairs of this group (%(members)s): try again later.")
             % {"members": _names([image for pair in held for image in (pair.image_a, pair.image_b)])}
         )
-    # The submit takes the lease (the screen's GET only reads): its answers end it, and the pairs the
-    # marks leave open stay with this person for a while, as on the pair screen. The rows are locked
-    # above, so a second submit of the group waits for this one and then finds the group changed.
+    # The rows are locked above, so a second submit of the group waits for this one and then finds the
+    # group changed.
     ReviewItem.objects.filter(pk__in=[item.pk for item in waiting]).claim(user, now, now + LEASE)
+    return items, waiting, pairs
+
+
+@transaction.atomic
+def hold(group_pk, user, seen, *, supervisor=False):
+    """The group screen's first mark: lease the group's waiting pairs to user (see _take); returns how
+    long the lease lasts."""
+    group = CandidateGroup.objects.filter(pk=group_pk).first()
+    if group is None:
+        raise GroupError(_("This group no longer exists: the pairs were regrouped. Open the overview again."))
+    _take(group, user, seen, supervisor)
+    return LEASE
+
+
+@decisions.chain_transaction()
+def submit(group_pk, user, master_pk, marks, seen, *, supervisor=False, comment=""):
+    """Record the group screen's answers as one batch; returns (batch id, decisions recorded, pairs
+    left open). seen: the pair ids the screen showed as waiting, so a group that changed meanwhile
+    (another submit, a new pair) is refused instead of decided on what the person did not see."""
+    group = CandidateGroup.objects.filter(pk=group_pk).first()
+    if group is None:
+        raise GroupError(_("This group no longer exists: the pairs were regrouped. Open the overview again."))
+    group_members = members(group)
+    master = next((image for image in group_members if image.pk == master_pk), None)
+    if master is None:
+        raise GroupError(_("Choose the master among the group's members."))
+    items, waiting, pairs = _take(group, user, seen, supervisor)
     member_ids = {image.pk for image in group_members}
     within = [pair for pair in pairs.values() if set(_ids(pair)) <= member_ids]
     answers = dict(((pair.pk, kind) for pair, kind in plan(group_members, within, master, marks)))

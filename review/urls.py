@@ -34,6 +34,7 @@ image_urls = [
 group_urls = [
     path("groups/", views_groups.overview, name="review-groups"),
     path("groups/<int:pk>/", views_groups.group, name="review-group"),
+    path("groups/<int:pk>/hold/", views_groups.hold_group, name="review-group-hold"),
     path("groups/<int:pk>/undo/", views_groups.undo_group, name="review-group-undo"),
     path("supervisor/batches/revert/", views_groups.revert_batch, name="review-batch-revert"),
 ]

@@ -5,7 +5,7 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.db.models import Q
-from django.http import Http404
+from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -136,6 +136,24 @@ def _submit(request, group, supervisor):
     messages.success(request, text + ".")
     request.session["last_group_batch"] = str(batch)
     return redirect("review-group", group.pk)
+
+
+@require_POST
+@permission_required(REVIEW)
+def hold_group(request, pk):
+    """The group screen's first mark (group.js): lease the group's waiting pairs, so that nobody takes
+    one of them on the pair screen while the marks are made. 409 with the reason when someone else holds
+    one or the group changed since it was shown; the screen says so at once, before the marks are lost."""
+    group = _get_group_for_user(request, pk)
+    try:
+        seen = [int(value) for value in request.POST.get("seen", "").split(",") if value]
+    except ValueError:
+        seen = [0]  # no pair's id: refused below as a group that changed since it was shown
+    try:
+        lease = groups.hold(group.pk, request.user, seen, supervisor=request.user.has_perm(SUPERVISE))
+    except services.ReviewError as refusal:
+        return JsonResponse({"held": False, "message": str(refusal)}, status=409)
+    return JsonResponse({"held": True, "seconds": int(lease.total_seconds())})
 
 
 @require_POST

@@ -52,3 +52,36 @@ def test_a_cataloguer_clears_a_group_of_five_by_keyboard(browser, live_server, p
         pk__in=[i.record_id for i in images], status=CatalogueRecord.Status.SUPERSEDED
     ).exists()
     assert errors == []
+
+
+def test_the_first_mark_holds_the_group_and_a_held_group_says_so_at_once(
+    browser,  # noqa: F811
+    live_server,
+    personas,
+    collection,
+):
+    group, images = make_group(collection, 3)
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    sign_in(page, live_server.url, "cataloguer", next=f"/review/groups/{group.pk}/")
+    page.wait_for_selector("#group-form")
+    items = ReviewItem.objects.filter(pair__group=group)
+    assert not items.filter(leased_by__isnull=False).exists()  # looking leases nothing
+
+    page.keyboard.press("j")  # from the proposed master to the next member: moving holds nothing
+    assert not items.filter(leased_by__isnull=False).exists()
+    page.keyboard.press("d")  # the first mark
+    page.wait_for_selector("#group-form[data-held=yes]")
+    assert set(items.values_list("leased_by", flat=True)) == {personas["cataloguer"].pk}
+
+    other = browser.new_page(viewport={"width": 1400, "height": 1000})
+    other.on("pageerror", lambda exc: errors.append(str(exc)))
+    sign_in(other, live_server.url, "supervisor", next=f"/review/groups/{group.pk}/")
+    other.wait_for_selector("#group-form")
+    other.keyboard.press("j")
+    other.keyboard.press("d")
+    other.wait_for_selector("#group-hold:not([hidden])")
+    assert "Someone else is reviewing pairs of this group" in other.locator("#group-hold").inner_text()
+    assert set(items.values_list("leased_by", flat=True)) == {personas["cataloguer"].pk}
+    assert errors == []

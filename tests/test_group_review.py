@@ -430,3 +430,42 @@ def test_the_submit_leases_the_pairs_its_marks_leave_open_to_its_author(collecti
     open_item = ReviewItem.objects.get(pair__group=group, status=ReviewItem.Status.OPEN)
     assert open_item.leased_by == user and not open_item.lease_held_by_other(user, timezone.now())
     assert ReviewItem.objects.filter(pair__group=group, leased_by__isnull=False).count() == 1
+
+
+def test_the_first_mark_holds_the_group_so_nobody_takes_its_pairs_meanwhile(client_for, collection, personas):
+    group, (m, a, b) = make_group(collection, 3)
+    hold = reverse("review-group-hold", args=[group.pk])
+    first, second = client_for("cataloguer"), Client()
+    second.force_login(personas["supervisor"])
+    shown = ",".join(map(str, seen(group)))
+
+    held = first.post(hold, {"seen": shown})
+
+    assert held.status_code == 200 and held.json()["held"] is True
+    items = ReviewItem.objects.filter(pair__group=group)
+    assert items.count() == 3
+    assert set(items.values_list("leased_by", flat=True)) == {personas["cataloguer"].pk}
+    # The other person is told at once, from their first mark; the pair screen does not hand them a pair
+    # of the group either.
+    refused = second.post(hold, {"seen": shown})
+    assert refused.status_code == 409 and "Someone else is reviewing pairs" in refused.json()["message"]
+    assert not services.claim(items.first().pk, personas["supervisor"])
+    assert set(items.values_list("leased_by", flat=True)) == {personas["cataloguer"].pk}
+    # The holder's submit goes through.
+    answers = {"master": m.pk, f"mark-{a.pk}": "duplicate", f"mark-{b.pk}": "duplicate", "seen": shown}
+    done = first.post(reverse("review-group", args=[group.pk]), answers, follow=True)
+    # The third pair follows from the two answers (review.implied).
+    assert "2 decisions recorded" in done.content.decode()
+    assert not items.exclude(status=ReviewItem.Status.DECIDED).exists()
+
+
+def test_holding_a_group_changed_since_it_was_shown_is_refused(client_for, collection):
+    group, (m, a, b) = make_group(collection, 3)
+    client = client_for("cataloguer")
+    stale = ",".join(map(str, seen(group)[:2]))
+
+    refused = client.post(reverse("review-group-hold", args=[group.pk]), {"seen": stale})
+
+    assert refused.status_code == 409 and "changed since you opened it" in refused.json()["message"]
+    assert not ReviewItem.objects.filter(pair__group=group, leased_by__isnull=False).exists()
+    assert client.get(reverse("review-group-hold", args=[group.pk])).status_code == 405

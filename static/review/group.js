@@ -33,13 +33,34 @@
     refresh();
   }
 
+  // The first mark leases the group's pairs (the GET only read them), so that nobody takes one on the
+  // pair screen while the marks are made; a refusal is said at once, not after the last mark.
+  var holding = null;
+  function hold() {
+    if (holding || !form || !form.dataset.hold) return;
+    var body = new FormData();
+    body.append("csrfmiddlewaretoken", form.querySelector('input[name="csrfmiddlewaretoken"]').value);
+    body.append("seen", form.querySelector('input[name="seen"]').value);
+    holding = fetch(form.dataset.hold, { method: "POST", body: body, credentials: "same-origin" })
+      .then(function (response) { return response.json(); })
+      .then(function (answer) {
+        var notice = document.getElementById("group-hold");
+        if (!answer.held && notice) {
+          notice.textContent = answer.message;
+          notice.hidden = false;
+        }
+        form.dataset.held = answer.held ? "yes" : "no";
+      })
+      .catch(function () { holding = null; });
+  }
+
   function mark(li, value) {
     var input = li.querySelector('input[name="mark-' + li.dataset.member + '"][value="' + value + '"]');
-    if (input && !input.disabled) input.checked = true;
+    if (input && !input.disabled) { input.checked = true; hold(); }
   }
 
   if (form) {
-    form.addEventListener("change", refresh);
+    form.addEventListener("change", function () { hold(); refresh(); });
     members.forEach(function (li, index) {
       li.addEventListener("click", function () { current = index; refresh(); });
     });
@@ -66,6 +87,7 @@
     else if (key === "m") {
       event.preventDefault();
       li.querySelector('input[name="master"]').checked = true;
+      hold();
       refresh();
     } else if (MARKS[key]) {
       event.preventDefault();
