@@ -154,6 +154,10 @@ class _Side:
     mode: str = ""                  # the mode pixel_digest hashes (P -> RGB/RGBA)
     features: dict = field(default_factory=dict)  # SIFT (points, descriptors), keyed by "plain"/"flipped"
     lossless: bool = False          # stored without lossy compression (dedup.signals.lossless)
+    # The whole-file decode at full resolution ("image", as stored) and its oriented luma ("grey"), kept
+    # while the cache's full-resolution budget holds them (a dict, so copies made by replace() share it).
+    full: dict = field(default_factory=dict)
+    store: _FullStore | None = None
 
 
 def _read(source) -> bytes:
@@ -206,15 +210,80 @@ def _header(source, info: dict | None) -> _Side:
                  lossless=lossless(im, data[:64]))
 
 
+FULL_CACHE_BYTES = 160_000_000  # full-resolution decodes a SideCache keeps (about 4 sides of 8 MP)
+
+
+class _FullStore:
+    """The full-resolution decodes of a cache's sides (_Side.full), the least recently used dropped first
+    once they hold more than budget bytes. An upscale test, a JPEG replay and a pixel digest each need the
+    whole file decoded; a picture's pairs come in runs, so its decode serves the next pairs too."""
+
+    def __init__(self, budget: int = FULL_CACHE_BYTES):
+        self.budget = budget
+        self.held: OrderedDict[int, tuple[dict, int]] = OrderedDict()  # id(holder) -> (holder, bytes)
+        self.total = 0
+
+    def get(self, holder: dict, key: str):
+        value = holder.get(key)
+        if value is not None and id(holder) in self.held:
+            self.held.move_to_end(id(holder))
+        return value
+
+    def keep(self, holder: dict, key: str, value, nbytes: int):
+        if nbytes > self.budget:
+            return value  # used once, not kept
+        held, before = self.held.pop(id(holder), (holder, 0))
+        holder[key] = value
+        self.held[id(holder)] = (held, before + nbytes)
+        self.total += nbytes
+        while self.total > self.budget and len(self.held) > 1:
+            _, (old, size) = self.held.popitem(last=False)
+            old.clear()
+            self.total -= size
+        return value
+
+    def drop(self, holder: dict):
+        _, size = self.held.pop(id(holder), (holder, 0))
+        holder.clear()
+        self.total -= size
+
+    def clear(self):
+        for holder, _ in self.held.values():
+            holder.clear()
+        self.held.clear()
+        self.total = 0
+
+
+def _whole(side: _Side) -> Image.Image:
+    """The file decoded at full resolution, as stored (no orientation applied); once per side while its
+    cache keeps it. Callers must not modify it."""
+    store = side.store or _FullStore(0)
+    im = store.get(side.full, "image")
+    if im is not None:
+        return im
+    im = _open(side.data, "<image>")
+    saved, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+    try:
+        im.load()
+    except ImageDecodeError:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        raise ImageDecodeError(f"corrupt or truncated image data ({exc})")
+    finally:
+        Image.MAX_IMAGE_PIXELS = saved
+    return store.keep(side.full, "image", im, im.width * im.height * len(im.getbands()))
+
+
 class SideCache:
     """Decoded sides (bytes, working image, digest, features) by SHA-256, the least recently used dropped
     first. The pairs of one image come in runs (a batch is ordered so that a picture's copies follow
     each other), so a group of 17 copies costs 17 decodes instead of 272. A source may be a callable
     returning the bytes: it is called only on a miss, so a cached image is not fetched again."""
 
-    def __init__(self, size: int = 24):
+    def __init__(self, size: int = 24, full_bytes: int = FULL_CACHE_BYTES):
         self.size = size
         self.sides: OrderedDict[str, _Side] = OrderedDict()
+        self.full = _FullStore(full_bytes)
 
     def side(self, source, info: dict | None) -> _Side:
         sha = (info or {}).get("sha256")
@@ -224,14 +293,17 @@ class SideCache:
             side.digest = side.digest or (info or {}).get("pixel_digest")
             return side
         side = _header(source, info)
+        side.store = self.full
         if sha:
             self.sides[sha] = side
             while len(self.sides) > self.size:
-                self.sides.popitem(last=False)
+                _, old = self.sides.popitem(last=False)
+                self.full.drop(old.full)
         return side
 
     def clear(self):
         self.sides.clear()
+        self.full.clear()
 
 
 _CACHE = SideCache()  # for callers that pass no cache of their own
@@ -280,19 +352,34 @@ def _fit(arr: np.ndarray, long_side: int) -> np.ndarray:
 def _decode(side: _Side, *, full: bool, long_side: int = WORK_LONG) -> Image.Image | None:
     """Decode once; returns the full-resolution oriented PIL image when ``full``, else None (work only).
     With a long_side below WORK_LONG, the reduced decode goes to ``side.small`` (the cheap check's)."""
-    im = _open(side.data, "<image>")
     attribute = "work" if full or long_side >= WORK_LONG else "small"
+    im = _whole(side) if full else _reduced(side, long_side)
+    if im is None:  # a huge non-JPEG, already reduced by dedup.signals
+        small = decode_for_hashing(io.BytesIO(side.data), derivatives=True, preview_px=long_side)
+        setattr(side, attribute, _fit(_to_rgb(small), long_side))
+        return None
+    op = _EXIF_TRANSPOSE.get(side.orientation)
+    img = _canonical(im)
+    if op is not None:
+        img = img.transpose(op)
+    setattr(side, attribute, _fit(_to_rgb(img), long_side))
+    if full and side.small is None:
+        side.small = _fit(side.work, FRAMED_LONG)
+    return img if full else None
+
+
+def _reduced(side: _Side, long_side: int) -> Image.Image | None:
+    """The file decoded for a long side of about long_side (a JPEG at a reduced DCT scale, others whole);
+    None for a non-JPEG above HUGE_PIXELS (the caller decodes it with bounded memory)."""
+    im = _open(side.data, "<image>")
     try:
-        if not full:
-            if im.format == "JPEG":
-                w, h = im.size
-                f = long_side / max(w, h)
-                if f < 1:
-                    im.draft("RGB", (math.ceil(w * f), math.ceil(h * f)))
-            elif im.width * im.height > HUGE_PIXELS:
-                small = decode_for_hashing(io.BytesIO(side.data), derivatives=True, preview_px=long_side)
-                setattr(side, attribute, _fit(_to_rgb(small), long_side))
-                return None
+        if im.format == "JPEG":
+            w, h = im.size
+            f = long_side / max(w, h)
+            if f < 1:
+                im.draft("RGB", (math.ceil(w * f), math.ceil(h * f)))
+        elif im.width * im.height > HUGE_PIXELS:
+            return None
         saved, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
         try:
             im.load()
@@ -302,14 +389,7 @@ def _decode(side: _Side, *, full: bool, long_side: int = WORK_LONG) -> Image.Ima
         raise
     except Exception as exc:  # noqa: BLE001
         raise ImageDecodeError(f"corrupt or truncated image data ({exc})")
-    op = _EXIF_TRANSPOSE.get(side.orientation)
-    img = _canonical(im)
-    if op is not None:
-        img = img.transpose(op)
-    setattr(side, attribute, _fit(_to_rgb(img), long_side))
-    if full and side.small is None:
-        side.small = _fit(side.work, FRAMED_LONG)
-    return img if full else None
+    return im
 
 
 def _digest(img: Image.Image) -> str:
@@ -652,6 +732,10 @@ def _judge(L: _Side, R: _Side, fmt_changed: bool, m: _Match) -> Verdict:
         rest[blob[1]:blob[3], blob[0]:blob[2]] = False
     tight = float(np.mean(res[rest] < TIGHT_RES)) if rest.any() else 0.0
     params.update({"correlation": round(ncc, 3), "agreement": round(close_frac, 3), "tight": round(tight, 3)})
+    if m.framed and not (params["correlation"] >= FRAMED_NCC and params["tight"] >= FRAMED_TIGHT):
+        # _compare goes on to SIFT and drops this verdict: the labels, upscale test and direction would be
+        # measured for nothing
+        return _different("the whole frames do not align closely enough", 0, params)
     if ncc < MIN_NCC and close_frac < 0.85:
         return _different(f"{m.inliers} features align but the pixels disagree (correlation {ncc:.2f})",
                           m.inliers, params, confidence=0.2)
@@ -795,9 +879,7 @@ def _replayed_source(L: _Side, R: _Side) -> dict | None:
     if L.size[0] * L.size[1] > REPLAY_MAX_PIXELS:
         return None
     try:
-        ims = [_open(side.data, "<image>") for side in (L, R)]
-        for im in ims:
-            im.load()
+        ims = [_whole(side) for side in (L, R)]
         sampling = [JpegImagePlugin.get_sampling(im) for im in ims]
         quant = [im.quantization for im in ims]
         errors = []
@@ -897,16 +979,16 @@ def _full_grey(side: _Side) -> np.ndarray | None:
     """The oriented full-resolution luma as float32 (None above UPSCALE_MAX_PIXELS: not measured)."""
     if side.size[0] * side.size[1] > UPSCALE_MAX_PIXELS:
         return None
-    im = _open(side.data, "<image>")
-    try:
-        im.load()
-    except Exception as exc:  # noqa: BLE001
-        raise ImageDecodeError(f"corrupt or truncated image data ({exc})")
-    img = _canonical(im)
-    op = _EXIF_TRANSPOSE.get(side.orientation)
-    if op is not None:
-        img = img.transpose(op)
-    return cv2.cvtColor(_to_rgb(img), cv2.COLOR_RGB2GRAY).astype(np.float32)
+    store = side.store or _FullStore(0)
+    grey = store.get(side.full, "grey")
+    if grey is None:
+        img = _canonical(_whole(side))
+        op = _EXIF_TRANSPOSE.get(side.orientation)
+        if op is not None:
+            img = img.transpose(op)
+        grey = cv2.cvtColor(_to_rgb(img), cv2.COLOR_RGB2GRAY)
+        store.keep(side.full, "grey", grey, grey.nbytes)
+    return grey.astype(np.float32)
 
 
 def _textured_tiles(grey: np.ndarray, n: int = 4, size: int = 256):
