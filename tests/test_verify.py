@@ -23,6 +23,11 @@ def variant(path, kind, **params):
     return io.BytesIO(v.data), v.params
 
 
+def both_ways(original, copy):
+    """(verdict, the original's side) with the original as Left, then as Right."""
+    return ((verify(original, copy), "left"), (verify(io.BytesIO(copy.getvalue()), original), "right"))
+
+
 def check(verdict):
     assert verdict.labels and all(label in LABELS for label in verdict.labels)
     assert verdict.labels == [x for x in LABELS if x in verdict.labels]  # precedence order
@@ -185,6 +190,24 @@ def test_features_that_align_only_by_shrinking_a_picture_to_a_dot_say_different(
     v = check(verify(small, PHOTOS / other))
     assert v.different, (other, v.relation, v.sentence)
     assert "less than 1/64 of the other's area" in v.sentence
+
+
+@pytest.mark.parametrize(("photo", "scale", "quality"), [
+    ("urban100_img_044.png", 0.55, 91),  # a soft photo: its reduction keeps about all of its detail
+    ("urban100_img_044.png", 0.71, 88),
+    ("ukbench00400.jpg", 0.75, 92),      # a JPEG whose 8-pixel block grid falls on the trace of a 4/3 upscale
+    ("ukbench00292.jpg", 0.74, 88),
+])
+def test_a_reduction_that_holds_little_more_detail_is_still_no_upscale(photo, scale, quality):
+    """The larger copy is called an enlargement only when it shows the interpolation's periodic trace (where
+    one can show): a soft original, or one whose JPEG block grid peaks where the trace would, holds little
+    more detail than its reduction too."""
+    original = PHOTOS / photo
+    smaller, _ = variant(original, "downscaled", scale=scale, quality=quality)
+    for v, source in both_ways(original, smaller):
+        check(v)
+        assert "resized" in v.labels and "upscaled" not in v.labels
+        assert v.source == source and v.derivation[0] == "downscaled"
 
 
 def test_a_plain_crop_resized_against_its_detailed_original_gets_a_verdict():
