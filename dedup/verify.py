@@ -97,6 +97,7 @@ FRAMED_ASPECT = 0.01      # aspect ratios this close: try the frames aligned bef
 FRAMED_LONG = 384         # ... at this long side (a JPEG decodes at 1/8 scale for it)
 FRAMED_NCC = 0.90         # ... and accept that alignment only when the pixels agree this well
 FRAMED_TIGHT = 0.90
+OVERLAP_MARGIN = 0.7      # two resolutions compared on a grid this much coarser than the coarser one
 
 _ORIENT_TAG = 0x0112
 T = Image.Transpose
@@ -638,7 +639,7 @@ def _framed(L: _Side, R: _Side) -> _Match | None:
     hr, wr = R.work.shape[:2]
     if abs((wl / hl) / (wr / hr) - 1) > FRAMED_ASPECT:
         return None
-    M = np.array([[wl / wr, 0.0, 0.0], [0.0, hl / hr, 0.0]])
+    M = _grid(wl / wr, hl / hr)[:2]  # pixel centres: a resize maps the frames edge to edge
     return _Match(M, 0, 0, False, framed=True)
 
 
@@ -663,6 +664,45 @@ def _compare(L: _Side, R: _Side, fmt_changed: bool) -> Verdict:
     return _judge(L, R, fmt_changed, _best_match(L, R))
 
 
+def _grid(k_x: float, k_y: float) -> np.ndarray:
+    """3x3: pixel (centre) coordinates of an image -> those of its resize by k_x, k_y."""
+    return np.array([[k_x, 0.0, 0.5 * k_x - 0.5], [0.0, k_y, 0.5 * k_y - 0.5], [0.0, 0.0, 1.0]])
+
+
+def _overlap(left: np.ndarray, right: np.ndarray, M: np.ndarray, s_w: float):
+    """Left and Right on one grid in Left's frame, with the mask of Right's pixels there (before erosion).
+    M maps Right's working coordinates onto Left's, s_w Left pixels per Right pixel.
+
+    Copies of one resolution (s_w within 0.8-1.25): Right warped onto Left, both reduced to COMPARE_LONG.
+    Two resolutions: each is reduced from its own pixels (area averaging) to a grid OVERLAP_MARGIN coarser
+    than the coarser of the two, Right then warped there. Nearer the coarser one's own grid, what its
+    reduction filter kept or sharpened (Lanczos) differs from any re-rendering of the finer one, and reads
+    as a local change on small pictures."""
+    hl, wl = left.shape[:2]
+    hr, wr = right.shape[:2]
+    f = min(1.0, COMPARE_LONG / max(wl, hl))
+    if 0.8 <= s_w <= 1.25:
+        warped = cv2.warpAffine(right, M, (wl, hl), flags=cv2.INTER_LINEAR, borderValue=(0, 0, 0))
+        valid_w = cv2.warpAffine(np.full((hr, wr), 255, np.uint8), M, (wl, hl), flags=cv2.INTER_NEAREST)
+        if f == 1:
+            return left, warped, valid_w
+        cw, ch = max(1, round(wl * f)), max(1, round(hl * f))
+        return (cv2.resize(left, (cw, ch), interpolation=cv2.INTER_AREA),
+                cv2.resize(warped, (cw, ch), interpolation=cv2.INTER_AREA),
+                cv2.resize(valid_w, (cw, ch), interpolation=cv2.INTER_AREA))
+    f = min(f, OVERLAP_MARGIN / max(s_w, 1.0))
+    cw, ch = max(1, round(wl * f)), max(1, round(hl * f))
+    left_c = cv2.resize(left, (cw, ch), interpolation=cv2.INTER_AREA) if (cw, ch) != (wl, hl) else left
+    k = f * s_w  # comparison pixels per Right pixel
+    rw, rh = (max(1, round(wr * k)), max(1, round(hr * k))) if k < 1 else (wr, hr)
+    right_r = cv2.resize(right, (rw, rh), interpolation=cv2.INTER_AREA) if (rw, rh) != (wr, hr) else right
+    Mc = _grid(cw / wl, ch / hl) @ np.vstack([M, [0, 0, 1]]) @ np.linalg.inv(_grid(rw / wr, rh / hr))
+    right_c = cv2.warpAffine(right_r, Mc[:2], (cw, ch), flags=cv2.INTER_LINEAR,
+                             borderMode=cv2.BORDER_REPLICATE)  # no black seam along the frame's edges
+    valid = cv2.warpAffine(np.full((rh, rw), 255, np.uint8), Mc[:2], (cw, ch), flags=cv2.INTER_NEAREST)
+    return left_c, right_c, valid
+
+
 def _judge(L: _Side, R: _Side, fmt_changed: bool, m: _Match) -> Verdict:
     if m.framed:
         params: dict = {"alignment": "whole frames"}
@@ -677,7 +717,8 @@ def _judge(L: _Side, R: _Side, fmt_changed: bool, m: _Match) -> Verdict:
 
     hl, wl = L.work.shape[:2]
     hr, wr = R.work.shape[:2]
-    m.M = _refine(m.M, L.work, R.work, m.flipped)
+    if not m.framed:  # (the whole frames are aligned exactly; a correlation would only add its own error)
+        m.M = _refine(m.M, L.work, R.work, m.flipped)
     M3 = np.vstack([m.M, [0, 0, 1]])
     A = m.M[:, :2]
     det = float(np.linalg.det(A))
@@ -699,23 +740,9 @@ def _judge(L: _Side, R: _Side, fmt_changed: bool, m: _Match) -> Verdict:
     Minv = np.linalg.inv(M3)
     cov_r, box_r = _coverage(Minv, (wl, hl), (wr, hr))             # part of Right showing Left's content
 
-    # --- photometry on the overlap: warp Right into Left's working frame, then reduce both identically
-    pre = R.work
-    if s_w < 0.8:  # right is finer than left: blur before sampling it down
-        pre = cv2.GaussianBlur(R.work, (0, 0), 0.5 * math.sqrt(1.0 / s_w**2 - 1.0))
-    warped = cv2.warpAffine(pre, m.M, (wl, hl), flags=cv2.INTER_LINEAR, borderValue=(0, 0, 0))
-    valid_w = cv2.warpAffine(np.full((hr, wr), 255, np.uint8), m.M, (wl, hl), flags=cv2.INTER_NEAREST)
-    left_w = L.work
-    if s_w > 1.25:  # right is coarser than left: blur left to match
-        left_w = cv2.GaussianBlur(L.work, (0, 0), 0.5 * math.sqrt(s_w**2 - 1.0))
-    f = min(1.0, COMPARE_LONG / max(wl, hl))
-    cw, ch = max(1, round(wl * f)), max(1, round(hl * f))
-    if f < 1:
-        left_c = cv2.resize(left_w, (cw, ch), interpolation=cv2.INTER_AREA)
-        right_c = cv2.resize(warped, (cw, ch), interpolation=cv2.INTER_AREA)
-        valid = cv2.resize(valid_w, (cw, ch), interpolation=cv2.INTER_AREA)
-    else:
-        left_c, right_c, valid = left_w, warped, valid_w
+    # --- photometry on the overlap, in Left's frame at the comparison size
+    left_c, right_c, valid = _overlap(L.work, R.work, m.M, s_w)
+    ch, cw = valid.shape
     valid = cv2.erode((valid > 254).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
     if valid.sum() < 200:
         return _different("the matching features cover too little of the pictures", m.inliers, params)
