@@ -1,6 +1,6 @@
 """Accuracy of the whole pipeline on real photos and archive-style variants, against a plain pHash baseline.
 
-Run:  .venv/bin/python bench/accuracy.py [--full | --originals 24 --distractors 60] [--keep]
+Run:  .venv/bin/python bench/accuracy.py [--full | --originals 24 --distractors 60] [--keep] [--verbose]
 
 Corpus: from ../shared/data/photos, `--originals` photos (a mix of sources; UKBench objects bring
 their other shots along as hard negatives) each get one variant of every kind below, made by
@@ -22,7 +22,8 @@ pipeline's seconds; per kind, the share of (original, variant) pairs whose sugge
 export's suggested_master, i.e. dedup.policy.suggest_master) is the original, and the share whose relation
 has the kind's label (and, for crops, borders and caption strips, none of the other two); and the
 same recall/precision for a plain pHash <= 10 baseline (imagehash on each file as stored) in the same
-run. The last line is a one-line summary; exit 0 only if every goal holds.
+run. The last line is a one-line summary; exit 0 only if every goal holds. --verbose lists every miss
+(pairs not found, wrong labels, wrong masters) instead of the first ten, with the pair's sides and verdict.
 """
 
 import argparse
@@ -232,6 +233,7 @@ def score_pipeline(root, truth, rows):
         and frozenset((f, t[0])) in found
         and not _master_is_original(truth, f, found[frozenset((f, t[0]))])
     ]
+    unfound = [f for f, t in truth.items() if t[1] in KINDS and frozenset((f, t[0])) not in found]
     mislabelled = [
         (f, found[frozenset((f, t[0]))])
         for f, t in truth.items()
@@ -253,6 +255,7 @@ def score_pipeline(root, truth, rows):
         "labels": label_ok,
         "wrong_master": wrong,
         "mislabelled": mislabelled,
+        "unfound": unfound,
     }
 
 
@@ -304,6 +307,7 @@ def main():
     parser.add_argument("--full", action="store_true", help="the full set: 40 originals, 120 distractors")
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--keep", action="store_true", help="keep the scratch folder")
+    parser.add_argument("--verbose", action="store_true", help="list every miss, with both sides of the pair")
     args = parser.parse_args()
     if args.full:
         args.originals, args.distractors = 40, 120
@@ -328,10 +332,20 @@ def main():
             f"{ours['master'][kind]:16.1%} {ours['labels'][kind]:7.1%}{note}"
         )
     print(f"suggested master is the original, over the one-way kinds: {ours['master_overall']:.1%}")
-    for name, row in ours["wrong_master"][:10]:
-        print(f"  master not the original: {name} ({row['relation']}; {row['master_reason']})")
-    for name, row in ours["mislabelled"][:10]:
-        print(f"  label: {name}: {row['relation']}")
+    shown = None if args.verbose else 10
+
+    def sides(name, row):  # which side the original is on, for --verbose
+        return f" [original {'left' if row['left'] == truth[name][0] else 'right'}: {truth[name][2]}]"
+
+    for name, row in ours["wrong_master"][:shown]:
+        extra = sides(name, row) if args.verbose else ""
+        print(f"  master not the original: {name} ({row['relation']}; {row['master_reason']}){extra}")
+    for name, row in ours["mislabelled"][:shown]:
+        extra = f" (want {truth[name][3]})" + sides(name, row) if args.verbose else ""
+        print(f"  label: {name}: {row['relation']}{extra}")
+    if args.verbose:
+        for name in ours["unfound"]:
+            print(f"  not found: {name} ~ {truth[name][0]} ({truth[name][1]} {truth[name][2]})")
     print(
         f"\nreview queue: {ours['review']} pairs, precision {ours['precision']:.1%} "
         f"(baseline: {base['pairs']} pairs within pHash 10, precision {base['precision']:.1%})"
