@@ -18,7 +18,8 @@ Method
        90 deg, ``skewed`` for 0.5-5 deg), mirror, coverage of each frame by the other (``cropped`` with the
        box in fractions of the image that holds more of the scene, ``bordered`` when the uncovered margins
        are flat, a caption strip / watermark -> ``overlay``).
-    5. Photometry on the aligned overlap at ~256 px: grey correlation (a second gate for ``different``),
+    5. Photometry on the aligned overlap at ~256 px (two resolutions: on a grid 0.7x the coarser one, each
+       reduced from its own pixels): grey correlation (a second gate for ``different``),
        chroma (``greyscale``), tone curve / channel balance / saturation (``colour-changed``), local residual
        blobs (``overlay``). Same geometry, same colours, same container, different pixels -> ``recompressed``.
 
