@@ -1062,14 +1062,15 @@ def _alias(f: float) -> float:
     return min(f, 1.0 - f)
 
 
-def _interpolation_trace(grey: np.ndarray, scales, blocks: bool = False) -> float | None:
+def _interpolation_trace(grey: np.ndarray, scales) -> float | None:
     """log10 peak strength, at the frequency an enlargement by these scales (x, y) leaves, of the column
     (row) profile of |second difference|: interpolated pixels are smooth with a period of the scale.
 
-    In a block-coded image (``blocks``: a JPEG) the 8-pixel block grid leaves peaks at multiples of 1/8,
-    where a reduction by 3/4 (say) would find a trace it did not make: the profile's 8-periodic part is
-    taken out first. None when no axis can show a trace: at a factor of 2 the new pixels fall evenly
-    between the old (no period), and in a block-coded image a period dividing 8 went with the grid."""
+    An image that was ever block-coded (a JPEG, or a PNG made from one: urban100_img_044) keeps the 8-pixel
+    block grid's peaks at multiples of 1/8, where a reduction by 3/4 (say) would find a trace it did not
+    make: the profile's 8-periodic part is taken out first. None when no axis can show a trace: a period
+    dividing 8 (factors 2, 4/3, 8/5, 8/3, ...) went with the grid (at 2 the new pixels fall evenly between
+    the old anyway)."""
     best = None
     h, w = grey.shape
     for axis, sc in ((1, scales[0]), (0, scales[1])):
@@ -1082,18 +1083,16 @@ def _interpolation_trace(grey: np.ndarray, scales, blocks: bool = False) -> floa
         if n < 64:
             continue
         f0 = _alias(1.0 / sc)
-        if any(abs(f0 - k / 8) <= 0.5 / n for k in ((1, 2, 3, 4) if blocks else (4,))):
+        if any(abs(f0 - k / 8) <= 0.5 / n for k in (1, 2, 3, 4)):
             continue
-        if blocks:
-            phase = np.arange(n) % 8
-            profile = profile - np.bincount(phase, profile, 8)[phase] / np.bincount(phase, None, 8)[phase]
+        phase = np.arange(n) % 8
+        profile = profile - np.bincount(phase, profile, 8)[phase] / np.bincount(phase, None, 8)[phase]
         profile = profile - profile.mean()
         spectrum = np.abs(np.fft.rfft(profile * np.hanning(n)))
         freqs = np.fft.rfftfreq(n)
         near = np.abs(freqs - f0) <= 1.5 / n
         around = (np.abs(freqs - f0) < 0.05) & ~near & (freqs > 0.02)
-        if blocks:
-            around &= np.abs(freqs * 8 - np.round(freqs * 8)) * n / 8 > 1.5  # the grid's emptied bins
+        around &= np.abs(freqs * 8 - np.round(freqs * 8)) * n / 8 > 1.5  # not the grid's emptied bins
         if near.any() and around.sum() >= 5:
             peak = math.log10(spectrum[near].max() / max(float(np.median(spectrum[around])), 1e-9))
             best = peak if best is None else max(best, peak)
@@ -1109,12 +1108,12 @@ def _is_upscale(evidence: dict) -> bool:
     reproduced by enlarging the smaller copy (for a trace lost in re-encoding, or at a factor where none
     can show). A picture that is merely soft holds little detail beyond its reduction's too, but leaves
     no trace at the reduction's factor, and its finest detail is not an interpolation's."""
+    trace = evidence["trace"]
+    if trace is None:  # (no trace can show at this factor: the replay alone decides)
+        return evidence["replay"] <= UPSCALE_REPLAY
     if not _little_detail(evidence):
         return False
-    trace = evidence["trace"]
-    if trace is not None and trace >= UPSCALE_MIN_TRACE:
-        return True
-    return evidence.get("replay", math.inf) <= UPSCALE_REPLAY
+    return trace >= UPSCALE_MIN_TRACE or evidence.get("replay", math.inf) <= UPSCALE_REPLAY
 
 
 def _upscale_evidence(L: _Side, R: _Side, scale: float) -> dict | None:
@@ -1127,7 +1126,8 @@ def _upscale_evidence(L: _Side, R: _Side, scale: float) -> dict | None:
     (bench/accuracy.py), about 900 pairs: soft photos (urban100_img_044, _006, _068, kodim05) keep
     nearly all their detail in a reduction (excess -0.2 to 0.15) but leave no trace (0.1 or less);
     small JPEGs reduced by about 3/4 showed the block grid as a trace (1.1-1.2) until it was taken out.
-    Known blind spot: bicubic enlargements by exactly 2 (no trace, excess 0.17-0.35) read as reductions."""
+    Where no trace can show (factors of exactly 2, 4/3, 8/5, 8/3, ...) the replay decides alone:
+    bicubic enlargements there hold an excess of 0.17-0.35 and would read as reductions."""
     big, small = (R, L) if scale > 1 else (L, R)
     g_big, g_small = _full_grey(big), _full_grey(small)
     if g_big is None or g_small is None:
@@ -1148,11 +1148,11 @@ def _upscale_evidence(L: _Side, R: _Side, scale: float) -> dict | None:
         tiles_ref.append(ref)
     cut = 0.5 / max(sx, sy)
     excess = _band_ratio(tiles_big, cut) - _band_ratio(tiles_ref, cut)
-    trace = _interpolation_trace(g_big, (sx, sy), blocks=big.format == "JPEG")
+    trace = _interpolation_trace(g_big, (sx, sy))
     evidence = {"side": "right" if big is R else "left", "factor": round(max(sx, sy), 3),
                 "excess_detail": round(excess, 3), "trace": None if trace is None else round(trace, 3),
                 "score": round((trace or 0.0) - excess, 3)}
-    if _little_detail(evidence) and (trace is None or trace < UPSCALE_MIN_TRACE):
+    if trace is None or (_little_detail(evidence) and trace < UPSCALE_MIN_TRACE):
         evidence["replay"] = round(_replay_residual(g_big, g_small, boxes), 2)
     return evidence
 

@@ -197,6 +197,8 @@ def test_features_that_align_only_by_shrinking_a_picture_to_a_dot_say_different(
     ("urban100_img_044.png", 0.71, 88),
     ("ukbench00400.jpg", 0.75, 92),      # a JPEG whose 8-pixel block grid falls on the trace of a 4/3 upscale
     ("ukbench00292.jpg", 0.74, 88),
+    ("urban100_img_044.png", 0.75, 90),  # a PNG made from a JPEG keeps the block grid too
+    ("urban100_img_044.png", 0.625, 90),
 ])
 def test_a_reduction_that_holds_little_more_detail_is_still_no_upscale(photo, scale, quality):
     """The larger copy is called an enlargement only when it shows the interpolation's periodic trace (where
@@ -208,6 +210,20 @@ def test_a_reduction_that_holds_little_more_detail_is_still_no_upscale(photo, sc
         check(v)
         assert "resized" in v.labels and "upscaled" not in v.labels
         assert v.source == source and v.derivation[0] == "downscaled"
+
+
+@pytest.mark.parametrize(("photo", "kind", "scale"), [
+    (JPEG, "upscaled-bicubic", 1.6),        # a period of 8 pixels: gone with the JPEG block grid
+    (JPEG, "upscaled-bicubic", 4 / 3),
+    (PHOTO, "upscaled-bicubic", 2.0),       # the new pixels fall evenly between the old: no period at all
+    (UKB_GROUP[0], "upscaled-lanczos", 2.0),
+])
+def test_an_upscale_by_a_factor_leaving_no_trace_is_found_by_enlarging_the_smaller(photo, kind, scale):
+    upscale, _ = variant(photo, kind, scale=scale)
+    for v, source in both_ways(photo, upscale):
+        check(v)
+        assert "upscaled" in v.labels and "resized" not in v.labels
+        assert (v.source, v.derivation) == (source, ["upscaled"])
 
 
 @pytest.mark.parametrize(("photo", "scale", "quality"), [
