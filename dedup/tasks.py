@@ -78,18 +78,29 @@ def fingerprint_batch(self, image_ids):
         Fingerprint.objects.filter(image_id__in=image_ids, searched=False).values_list("image_id", flat=True)
     )
     if ready:
-        transaction.on_commit(lambda: publish_batches(search_batch, ready))
+        transaction.on_commit(lambda: publish_search(ready))
+
+
+def publish_search(image_ids):
+    """Enqueue the search of these fingerprints: with a sharded index straight to every shard's queue,
+    as resume_pending does (a dispatching task on the default queue would wait there behind verify
+    batches: up to 10 minutes in bench/scale.py's 10k import), else as one task on the default queue.
+    Returns whether every batch was sent."""
+    shards = shard_count()
+    if shards > 1:
+        return all(publish_batches(search_batch, image_ids, shard=k) for k in range(shards))
+    return publish_batches(search_batch, image_ids)
 
 
 @shared_task(**_COMMON, autoretry_for=DATABASE_ERRORS, soft_time_limit=1800, time_limit=1900)
 def search_batch(self, image_ids, shard=None):
-    """Search a batch against this process's long-lived index (dedup.search). Sharded (shard=None with
-    MASTERCOPY_INDEX_SHARDS > 1): send one task per shard to that shard's queue instead; each searches
-    the batch against its shard, and whichever finds the batch searched by all enqueues verification."""
+    """Search a batch against this process's long-lived index (dedup.search). Sharded
+    (MASTERCOPY_INDEX_SHARDS > 1): publish_search sends one task per shard to that shard's queue (a task
+    without a shard is passed on the same way); each searches the batch against its shard, and whichever
+    finds the batch searched by all enqueues verification."""
     shards = shard_count()
-    if shard is None and shards > 1:
-        for k in range(shards):
-            publish_batches(search_batch, image_ids, len(image_ids), shard=k)
+    if shard is None and shards > 1:  # a batch sent before the index was sharded, or by hand
+        publish_search(image_ids)
         return
     search_images(image_ids, shard or 0, shards)  # it logs its own time and count
     done = Fingerprint.objects.filter(image_id__in=image_ids, searched=True)

@@ -129,3 +129,30 @@ def test_a_missing_original_holds_up_neither_its_batch_nor_later_resumes(archive
     tasks.resume_pending.delay().get()
 
     assert_everything_done()
+
+
+def test_a_sharded_index_gets_each_fingerprinted_batch_straight_on_its_shard_queues(archive, settings):
+    """No dispatching task on the default queue, where it would wait behind verify batches."""
+    settings.MASTERCOPY_INDEX_SHARDS = 2
+    task = type(tasks.search_batch._get_current_object())
+    sent, original = [], task.apply_async
+
+    def apply_async(self, args=None, kwargs=None, **options):
+        sent.append((tuple(args[0]), args[1], options.get("queue")))
+        return original(self, args, kwargs, **options)
+
+    dispatched = AssertionError("a search batch was sent to the default queue")
+    with (
+        mock.patch.object(task, "apply_async", apply_async),
+        mock.patch.object(task, "delay", side_effect=dispatched),
+    ):
+        run("import_collection", str(archive), collection="Archive", no_progress=True)
+
+    fingerprinted = sorted(Fingerprint.objects.values_list("image_id", flat=True))
+    assert len(fingerprinted) == 8
+    for shard in (0, 1):
+        mine = [(ids, queue) for ids, k, queue in sent if k == shard]
+        assert {queue for _, queue in mine} == {f"mastercopy-index-{shard}"}
+        assert sorted(i for ids, _ in mine for i in ids) == fingerprinted  # every image, once per shard
+    assert set(Fingerprint.objects.values_list("shards_searched", flat=True)) == {3}
+    assert_everything_done()
