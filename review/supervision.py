@@ -374,17 +374,7 @@ def chart_data(decisions):
         .order_by()
     ):
         scores[kind][max(band, 0)] += n
-    days = _days(sorted(per_day))
-    labels = dict(Decision.Kind.choices)
-    return {
-        "days": days,
-        "over_time": [
-            {"kind": kind, "label": str(labels[kind]), "counts": [per_day[d][kind] for d in days]}
-            for kind in kinds
-        ],
-        "bands": [f"{n / 10:.1f}–{(n + 1) / 10:.1f}" for n in range(10)],
-        "scores": [{"kind": kind, "label": str(labels[kind]), "counts": scores[kind]} for kind in kinds],
-    }
+    return _chart(kinds, per_day, scores)
 
 
 def counted_chart_data(since, visible):
@@ -401,6 +391,12 @@ def counted_chart_data(since, visible):
         per_day[timezone.localtime(period).date().isoformat()][kind] += n
         if tenth >= 0:
             scores[kind][tenth] += n
+    return _chart(kinds, per_day, scores)
+
+
+def _chart(kinds, per_day, scores):
+    """The charts page's data from decisions per day and kind and per score tenth and kind (from the log
+    or from the counts)."""
     days = _days(sorted(per_day))
     labels = dict(Decision.Kind.choices)
     return {
