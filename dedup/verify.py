@@ -904,24 +904,51 @@ def _judge(L: _Side, R: _Side, fmt_changed: bool, m: _Match) -> Verdict:
     return Verdict(labels, params, sentence, round(max(0.05, conf), 3), m.inliers, source, derivation)
 
 
+REPLAY_SIDE = 1024  # the replay re-encodes the centre of the frame, at most this square (MCU-aligned)
+REPLAY_EDGE = 16     # ... and compares it without this margin where the square's edge is inside the frame
+
+
+def _replay_box(size) -> tuple[tuple[int, int, int, int], tuple[int, int, int, int]]:
+    """The centre square of a frame on its 16-pixel MCU grid, and the part of it to compare: an encoder sees
+    the same 8x8 blocks (and 2x2 chroma averages) there as in the whole frame, so re-encoding it gives those
+    blocks' pixels; only the decoder's chroma upsampling reads across its edges."""
+    box, inner = [], []
+    for extent in size:
+        side = min(extent, REPLAY_SIDE)
+        start = (extent - side) // 2 // 16 * 16
+        box.append((start, start + side))
+        inner.append((REPLAY_EDGE if start > 0 else 0,
+                      side - (REPLAY_EDGE if start + side < extent else 0)))
+    (x0, x1), (y0, y1) = box
+    (ix0, ix1), (iy0, iy1) = inner
+    return (x0, y0, x1, y1), (ix0, iy0, ix1, iy1)
+
+
 def _replayed_source(L: _Side, R: _Side) -> dict | None:
     """Which of two same-size JPEGs the other is a re-encoding of: each is encoded again with the other's
     quantisation tables and chroma subsampling; the re-encoding of the source reproduces the derivative
-    (nearly to the pixel), the other way round it does not. None when neither stands out (other
-    software, or the images are too large to decode whole here)."""
+    (nearly to the pixel), the other way round it does not. The centre of the frame (_replay_box) is
+    re-encoded, not all of it: a 6 MP pair's replay took ~250 ms, most of it in the two encodes and their
+    decodes. None when neither stands out (other software, or the images are too large to decode whole)."""
     if L.size[0] * L.size[1] > REPLAY_MAX_PIXELS:
         return None
     try:
         ims = [_whole(side) for side in (L, R)]
+        if ims[0].size != ims[1].size:
+            return None  # (stored in different orientations)
         sampling = [JpegImagePlugin.get_sampling(im) for im in ims]
         quant = [im.quantization for im in ims]
+        box, inner = _replay_box(ims[0].size)
+        regions = [im.crop(box) for im in ims]
+        ix0, iy0, ix1, iy1 = inner
         errors = []
         for src, dst in ((0, 1), (1, 0)):
             buf = io.BytesIO()
-            ims[src].convert("RGB" if ims[src].mode != "L" else "L").save(
+            regions[src].convert("RGB" if regions[src].mode != "L" else "L").save(
                 buf, "JPEG", qtables=quant[dst], subsampling=max(0, sampling[dst]))
-            again = np.asarray(Image.open(buf).convert("L"), np.float32)
-            errors.append(float(np.abs(again - np.asarray(ims[dst].convert("L"), np.float32)).mean()))
+            again = np.asarray(Image.open(buf).convert("L"), np.float32)[iy0:iy1, ix0:ix1]
+            target = np.asarray(regions[dst].convert("L"), np.float32)[iy0:iy1, ix0:ix1]
+            errors.append(float(np.abs(again - target).mean()))
     except Exception:  # noqa: BLE001 - an odd JPEG (CMYK, arithmetic coding) gives no replay
         return None
     low, high = sorted(errors)
@@ -1009,19 +1036,43 @@ def _beyond(outer: np.ndarray, inner_shape, M_inner: np.ndarray, box, skew: bool
 
 
 def _full_grey(side: _Side) -> np.ndarray | None:
-    """The oriented full-resolution luma as float32 (None above UPSCALE_MAX_PIXELS: not measured)."""
+    """The oriented full-resolution luma, uint8 (None above UPSCALE_MAX_PIXELS: not measured). A JPEG not
+    already decoded whole is decoded straight to its Y channel (libjpeg skips the chroma and the colour
+    conversion: 2.4x faster than RGB then grey; the two differ by 0.003 grey levels on average)."""
     if side.size[0] * side.size[1] > UPSCALE_MAX_PIXELS:
         return None
     store = side.store or _FullStore(0)
     grey = store.get(side.full, "grey")
     if grey is None:
-        img = _canonical(_whole(side))
+        img = None if store.get(side.full, "image") is not None else _jpeg_luma(side)
+        if img is None:
+            img = _canonical(_whole(side))
         op = _EXIF_TRANSPOSE.get(side.orientation)
         if op is not None:
             img = img.transpose(op)
-        grey = cv2.cvtColor(_to_rgb(img), cv2.COLOR_RGB2GRAY)
+        grey = np.asarray(img) if img.mode == "L" else cv2.cvtColor(_to_rgb(img), cv2.COLOR_RGB2GRAY)
         store.keep(side.full, "grey", grey, grey.nbytes)
-    return grey.astype(np.float32)
+    return grey
+
+
+def _jpeg_luma(side: _Side) -> Image.Image | None:
+    """A colour JPEG's luma at full resolution, decoded alone; None for anything else."""
+    if side.format != "JPEG":
+        return None
+    im = _open(side.data, "<image>")
+    if im.mode not in ("RGB", "YCbCr", "L"):
+        return None  # (CMYK: its luma is not one channel)
+    im.draft("L", im.size)
+    if im.mode != "L":
+        return None
+    saved, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+    try:
+        im.load()
+    except Exception as exc:  # noqa: BLE001
+        raise ImageDecodeError(f"corrupt or truncated image data ({exc})")
+    finally:
+        Image.MAX_IMAGE_PIXELS = saved
+    return im
 
 
 def _textured_tiles(grey: np.ndarray, n: int = 4, size: int = 256):
@@ -1030,7 +1081,7 @@ def _textured_tiles(grey: np.ndarray, n: int = 4, size: int = 256):
     if h <= size or w <= size:
         return [(0, 0, min(h, 2 * size), min(w, 2 * size))]
     small = cv2.resize(grey, (max(1, w // 4), max(1, h // 4)), interpolation=cv2.INTER_AREA)
-    gy, gx = np.gradient(small)
+    gy, gx = np.gradient(small.astype(np.float32))
     energy = gy * gy + gx * gx
     q = size // 4
     found = [
@@ -1078,7 +1129,7 @@ def _interpolation_trace(grey: np.ndarray, scales) -> float | None:
             band = grey[max(0, h // 2 - 512):h // 2 + 512]
         else:
             band = grey[:, max(0, w // 2 - 512):w // 2 + 512]
-        profile = np.abs(np.diff(band, 2, axis=axis)).mean(axis=1 - axis)
+        profile = np.abs(np.diff(band.astype(np.float32), 2, axis=axis)).mean(axis=1 - axis)
         n = len(profile)
         if n < 64:
             continue
@@ -1132,6 +1183,7 @@ def _upscale_evidence(L: _Side, R: _Side, scale: float) -> dict | None:
     g_big, g_small = _full_grey(big), _full_grey(small)
     if g_big is None or g_small is None:
         return None
+    g_small = g_small.astype(np.float32)  # (the larger copy is read tile by tile)
     hb, wb = g_big.shape
     hs, ws = g_small.shape
     sx, sy = wb / ws, hb / hs
@@ -1144,7 +1196,7 @@ def _upscale_evidence(L: _Side, R: _Side, scale: float) -> dict | None:
         M = np.array([[1 / sx, 0, (x0 + 0.5) / sx - 0.5], [0, 1 / sy, (y0 + 0.5) / sy - 0.5]], np.float64)
         ref = cv2.warpAffine(g_small, M, (x1 - x0, y1 - y0), flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP,
                              borderMode=cv2.BORDER_REFLECT)
-        tiles_big.append(g_big[y0:y1, x0:x1])
+        tiles_big.append(g_big[y0:y1, x0:x1].astype(np.float32))
         tiles_ref.append(ref)
     cut = 0.5 / max(sx, sy)
     excess = _band_ratio(tiles_big, cut) - _band_ratio(tiles_ref, cut)
@@ -1169,7 +1221,8 @@ def _replay_residual(g_big: np.ndarray, g_small: np.ndarray, boxes) -> float:
         for y0, x0, y1, x1 in boxes:
             box = (x0 * ws / wb, y0 * hs / hb, x1 * ws / wb, y1 * hs / hb)
             up = np.asarray(small.resize((x1 - x0, y1 - y0), kernel, box=box), np.float32)
-            d = (g_big[y0:y1, x0:x1] - up)[4:-4, 4:-4]  # (the tile's edges see beyond the box)
+            # (the tile's edges see beyond the box)
+            d = (g_big[y0:y1, x0:x1].astype(np.float32) - up)[4:-4, 4:-4]
             total += float((d * d).sum())
             count += d.size
         best = min(best, math.sqrt(total / max(count, 1.0)))
