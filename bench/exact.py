@@ -32,10 +32,11 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from urllib.parse import urlparse
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+from bench import pgtemplate  # noqa: E402 (the repository on the path first)
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mastercopy.settings")
 os.environ.setdefault("SECRET_KEY", "bench-only-" + "x" * 40)
 os.environ.setdefault("MASTERCOPY_AUDIT_KEY", "bench-only-audit-" + "y" * 40)
@@ -153,71 +154,11 @@ def _seed_pairs(pairs):
     return first + [2 * pictures + e for e in range(1, extra + 1) if e * 10 <= half]
 
 
-def _admin(url):
-    import psycopg
-
-    parsed = urlparse(url)
-    return psycopg.connect(
-        host=parsed.hostname or "127.0.0.1",
-        port=parsed.port or 5432,
-        user=parsed.username or "postgres",
-        password=parsed.password,
-        dbname="postgres",
-        autocommit=True,
-    )
-
-
-def _use(name):
-    from django.db import connections
-
-    connections.close_all()
-    connections["default"].settings_dict["NAME"] = name
-
-
 def prepare(url, pairs, rebuild):
-    from django.core.management import call_command
-    from django.db import connection
-
-    base = urlparse(url).path.lstrip("/") or "mc_exact_bench"
+    """A fresh copy of the template of this size (seeded once). Returns the copy's name."""
+    base = pgtemplate.base_name(url, "mc_exact_bench")
     template, copy = f"{base}_tpl_{pairs}_v{SEED}", f"{base}_run_{pairs}"
-    admin = _admin(url)
-    try:
-        exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [template]).fetchone()
-        if exists and rebuild:
-            admin.execute(f'DROP DATABASE "{template}"')
-            exists = None
-        if not exists:
-            log(f"seeding {template} (once; later runs copy it)")
-            admin.execute(f'CREATE DATABASE "{template}"')
-            try:
-                _use(template)
-                call_command("migrate", verbosity=0, interactive=False)
-                seed(pairs)
-                with connection.cursor() as cursor:
-                    cursor.execute("VACUUM ANALYZE")
-            except BaseException:
-                _use(base)
-                admin.execute(f'DROP DATABASE IF EXISTS "{template}"')
-                raise
-            _use(base)
-        admin.execute(f'DROP DATABASE IF EXISTS "{copy}"')
-        admin.execute(f'CREATE DATABASE "{copy}" TEMPLATE "{template}"')
-    finally:
-        admin.close()
-    _use(copy)
-    call_command("migrate", verbosity=0, interactive=False)
-    return copy
-
-
-def drop(url, name):
-    from django.db import connections
-
-    connections.close_all()
-    admin = _admin(url)
-    try:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
-    finally:
-        admin.close()
+    return pgtemplate.prepare(url, template, copy, lambda: seed(pairs), rebuild=rebuild, log=log)
 
 
 def _per_pair(pairs, on_progress=None):
@@ -292,9 +233,7 @@ def measure(options):
 def main(options):
     import django
 
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith("postgres"):
-        raise SystemExit("DATABASE_URL must name a PostgreSQL database (the bench copies a template there)")
+    url = pgtemplate.require(os.environ.get("DATABASE_URL", ""))  # the bench copies a template there
     django.setup()
     from dedup import verification
 
@@ -307,7 +246,7 @@ def main(options):
         )
         bulk, one, ok = measure(options)
     finally:
-        drop(url, copy)
+        pgtemplate.drop(url, copy)
     ratio = bulk / one
     met = bulk >= GOAL
     log(f"bulk / per-pair = {ratio:.1f}x; a million pairs in {1e6 / bulk / 60:.1f} min "

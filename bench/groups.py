@@ -28,10 +28,11 @@ import statistics
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlparse
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+from bench import pgtemplate  # noqa: E402 (the repository on the path first)
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mastercopy.settings")
 os.environ.setdefault("SECRET_KEY", "bench-only-" + "x" * 40)
 os.environ.setdefault("MASTERCOPY_AUDIT_KEY", "bench-only-audit-" + "y" * 40)
@@ -141,72 +142,11 @@ def seed(pairs, big):
     return {"blocks": blocks, "chain": (blocks * BLOCK_IMAGES + 1) if big else None}
 
 
-def _admin(url):
-    import psycopg
-
-    parsed = urlparse(url)
-    return psycopg.connect(
-        host=parsed.hostname or "127.0.0.1",
-        port=parsed.port or 5432,
-        user=parsed.username or "postgres",
-        password=parsed.password,
-        dbname="postgres",
-        autocommit=True,
-    )
-
-
-def _use(name):
-    from django.db import connections
-
-    connections.close_all()
-    connections["default"].settings_dict["NAME"] = name
-
-
 def prepare(url, pairs, big, rebuild):
     """A fresh copy of the template of this size (seeded once). Returns the copy's name."""
-    from django.core.management import call_command
-    from django.db import connection
-
-    base = urlparse(url).path.lstrip("/") or "mc_groups_bench"
+    base = pgtemplate.base_name(url, "mc_groups_bench")
     template, copy = f"{base}_tpl_{pairs}_{big}_v{SEED}", f"{base}_run_{pairs}"
-    admin = _admin(url)
-    try:
-        exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [template]).fetchone()
-        if exists and rebuild:
-            admin.execute(f'DROP DATABASE "{template}"')
-            exists = None
-        if not exists:
-            log(f"seeding {template} (once; later runs copy it)")
-            admin.execute(f'CREATE DATABASE "{template}"')
-            try:
-                _use(template)
-                call_command("migrate", verbosity=0, interactive=False)
-                seed(pairs, big)
-                with connection.cursor() as cursor:
-                    cursor.execute("VACUUM ANALYZE")
-            except BaseException:
-                _use(base)
-                admin.execute(f'DROP DATABASE IF EXISTS "{template}"')
-                raise
-            _use(base)
-        admin.execute(f'DROP DATABASE IF EXISTS "{copy}"')
-        admin.execute(f'CREATE DATABASE "{copy}" TEMPLATE "{template}"')
-    finally:
-        admin.close()
-    _use(copy)
-    call_command("migrate", verbosity=0, interactive=False)
-    return copy
-
-
-def drop(url, name):
-    from django.db import connections
-
-    connections.close_all()
-    admin = _admin(url)
-    try:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
-    finally:
-        admin.close()
+    return pgtemplate.prepare(url, template, copy, lambda: seed(pairs, big), rebuild=rebuild, log=log)
 
 
 # --- measuring ----------------------------------------------------------------------------------------
@@ -336,10 +276,7 @@ def legacy_rebuild():
 
 
 def main(options):
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith(("postgres://", "postgresql://")):
-        print("bench/groups.py measures PostgreSQL: set DATABASE_URL=postgresql://...", file=sys.stderr)
-        return 2
+    url = pgtemplate.require(os.environ.get("DATABASE_URL", ""))
     import django
 
     django.setup()
@@ -353,12 +290,12 @@ def main(options):
             log(f"baseline: today's whole rebuild at {options.baseline_pairs:,} pairs: {baseline:.1f} s "
                 f"({groups:,} groups)")  # fmt: skip
         finally:
-            drop(url, copy)
+            pgtemplate.drop(url, copy)
     copy = prepare(url, options.pairs, options.big, options.rebuild)
     try:
         times, big = measure(options)
     finally:
-        drop(url, copy)
+        pgtemplate.drop(url, copy)
     p95 = sorted(times)[max(0, round(0.95 * len(times)) - 1)]
     log(
         f"regroup per verify batch of {BATCH} pairs with {options.pairs:,} pairs: "

@@ -33,10 +33,11 @@ import re
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlparse
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+from bench import pgtemplate  # noqa: E402 (the repository on the path first)
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mastercopy.settings")
 os.environ.setdefault("SECRET_KEY", "bench-only-" + "x" * 40)
 os.environ.setdefault("MASTERCOPY_AUDIT_KEY", "bench-only-audit-key-not-a-secret-0123456789")
@@ -386,46 +387,6 @@ def seed(images, pairs, log):
 # --- databases ----------------------------------------------------------------------------------------
 
 
-def _admin_connection(url):
-    import psycopg
-
-    parsed = urlparse(url)
-    conn = psycopg.connect(
-        host=parsed.hostname or "127.0.0.1",
-        port=parsed.port or 5432,
-        user=parsed.username or "postgres",
-        password=parsed.password,
-        dbname="postgres",
-        autocommit=True,
-    )
-    return conn
-
-
-def _exists(admin, name):
-    return admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone() is not None
-
-
-def _use(name):
-    """Point Django's default connection at database name."""
-    from django.db import connections
-
-    connections["default"].close()
-    connections["default"].settings_dict["NAME"] = name
-
-
-def _migrate():
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0, interactive=False)
-
-
-def _vacuum():
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute("VACUUM ANALYZE")
-
-
 def _migrations_digest():
     """Short digest of every migration file: a template seeded under other migrations is not reused."""
     import hashlib
@@ -436,81 +397,55 @@ def _migrations_digest():
     return digest.hexdigest()[:8]
 
 
-def _migrate_forward(admin, older, template, base, log):
+def _migrate_forward(url, older, template, log):
     """A template for the current migrations made from one seeded under earlier ones (copy, migrate):
     True when the migrations applied to it, False (and nothing left behind) when they did not."""
     started = time.perf_counter()
-    admin.execute(f'CREATE DATABASE "{template}" TEMPLATE "{older}"')
+
+    def fill(name):
+        pgtemplate.use(name, migrate=True)
+        pgtemplate.vacuum()
+
     try:
-        _use(template)
-        _migrate()
-        _vacuum()
+        pgtemplate.ensure(url, template, fill, source=older)
     except Exception as exc:  # noqa: BLE001 (a migration edited since: seed afresh instead)
         log(f"  {older} does not migrate forward ({type(exc).__name__}: {str(exc)[:100]}); seeding afresh")
-        _use(base)
-        admin.execute(f'DROP DATABASE IF EXISTS "{template}"')
         return False
-    _use(base)
     log(f"made {template} from {older} by migrating it ({time.perf_counter() - started:.0f} s)")
     return True
 
 
-def _seed_template(admin, template, base, images, pairs, log):
-    log(f"seeding template database {template} (once; later runs copy it)")
-    started = time.perf_counter()
-    admin.execute(f'CREATE DATABASE "{template}"')
-    try:
-        _use(template)
-        _migrate()
+def _seed_template(url, template, images, pairs, rebuild, log):
+    def fill(name):
+        log(f"seeding template database {template} (once; later runs copy it)")
+        started = time.perf_counter()
+        pgtemplate.use(name, migrate=True)
         log(f"  migrated in {time.perf_counter() - started:.0f} s")
         seed(images, pairs, log)
-        _vacuum()
-    except BaseException:
-        _use(base)
-        admin.execute(f'DROP DATABASE IF EXISTS "{template}"')
-        raise
-    _use(base)
-    log(f"seeded in {time.perf_counter() - started:.0f} s")
+        pgtemplate.vacuum()
+        log(f"seeded in {time.perf_counter() - started:.0f} s")
+
+    pgtemplate.ensure(url, template, fill, rebuild=rebuild)
 
 
 def prepare(url, images, pairs, rebuild, log):
     """The run database, copied from the template for the current migrations: built from the newest
     template of earlier migrations when they migrate forward, else seeded. Returns its name."""
-    base = urlparse(url).path.lstrip("/") or "mastercopy_bench_review"
+    base = pgtemplate.base_name(url, "mastercopy_bench_review")
     prefix = f"{base}_tpl_{images}_{pairs}_v{SEED}_"
     template = prefix + _migrations_digest()
     run_db = f"{base}_run"
-    admin = _admin_connection(url)
-    try:
-        if rebuild and _exists(admin, template):
-            admin.execute(f'DROP DATABASE "{template}"')
-        if not _exists(admin, template):
-            older = admin.execute(
-                "SELECT datname FROM pg_database WHERE starts_with(datname, %s) ORDER BY oid DESC LIMIT 1",
-                [prefix],
-            ).fetchone()
-            if rebuild or older is None or not _migrate_forward(admin, older[0], template, base, log):
-                _seed_template(admin, template, base, images, pairs, log)
-        admin.execute(f'DROP DATABASE IF EXISTS "{run_db}"')
-        started = time.perf_counter()
-        admin.execute(f'CREATE DATABASE "{run_db}" TEMPLATE "{template}"')
-        _use(run_db)
-        _vacuum()
-        log(f"copied {template} to {run_db} and analysed it in {time.perf_counter() - started:.0f} s")
-    finally:
-        admin.close()
+    if not rebuild and not pgtemplate.exists(url, template):
+        older = pgtemplate.newest(url, prefix)
+        if older is not None:
+            _migrate_forward(url, older, template, log)
+    _seed_template(url, template, images, pairs, rebuild, log)  # unless made above, or before
+    started = time.perf_counter()
+    pgtemplate.copy(url, template, run_db)
+    pgtemplate.use(run_db)
+    pgtemplate.vacuum()
+    log(f"copied {template} to {run_db} and analysed it in {time.perf_counter() - started:.0f} s")
     return run_db
-
-
-def drop(url, name):
-    from django.db import connections
-
-    connections.close_all()
-    admin = _admin_connection(url)
-    try:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
-    finally:
-        admin.close()
 
 
 # --- measuring ----------------------------------------------------------------------------------------
@@ -691,10 +626,7 @@ def main(options):
     def log(text):
         print(text, flush=True)
 
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith(("postgres://", "postgresql://")):
-        print("bench/review.py measures PostgreSQL: set DATABASE_URL=postgresql://...", file=sys.stderr)
-        return 2
+    url = pgtemplate.require(os.environ.get("DATABASE_URL", ""))
     import django
 
     django.setup()
@@ -712,7 +644,7 @@ def main(options):
             figures = run(options, log)
     finally:
         if not options.keep:
-            drop(url, run_db)
+            pgtemplate.drop(url, run_db)
     ok = figures.report(log)
     log(
         f"summary: {options.images:,} images, {options.pairs:,} pairs: "

@@ -61,6 +61,9 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+from bench import pgtemplate  # noqa: E402 (the repository on the path first)
+
 PHOTOS = REPO.parent / "shared" / "data" / "photos"
 CACHE = REPO / "var" / "bench"
 GOALS = {"ratio": 1.5, "search_s": 2.0, "regroup_s": 0.5, "rss_mb": 3 * 1024}
@@ -102,33 +105,16 @@ def preflight():
         fail(f"the shared photos are not at {PHOTOS}")
     import socket
 
-    for url, port in ((db, 5432), (broker, 6379)):
-        parsed = urlparse(url)
-        try:
-            socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or port), timeout=2).close()
-        except OSError:
-            fail(f"nothing answers at {parsed.hostname}:{parsed.port or port} ({url})")
+    pgtemplate.require(db)  # PostgreSQL answers (else it says so and exits 2)
+    parsed = urlparse(broker)
+    try:
+        socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or 6379), timeout=2).close()
+    except OSError:
+        fail(f"nothing answers at {parsed.hostname}:{parsed.port or 6379} ({broker})")
     return db
 
 
-def with_db(url, name):
-    parsed = urlparse(url)
-    return parsed._replace(path=f"/{name}").geturl()
-
-
-def admin(url, *statements):
-    import psycopg
-
-    with psycopg.connect(with_db(url, "postgres"), autocommit=True) as conn:
-        for sql in statements:
-            conn.execute(sql)
-
-
-def exists(url, name):
-    import psycopg
-
-    with psycopg.connect(with_db(url, "postgres"), autocommit=True) as conn:
-        return conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone() is not None
+with_db = pgtemplate.with_db
 
 
 def child(mode, url, *args, env=None, capture=True):
@@ -773,18 +759,13 @@ def main():
     os.environ.setdefault("SECRET_KEY", "bench-scale-secret-key-not-a-secret-0123456789")
     os.environ.setdefault("MASTERCOPY_AUDIT_KEY", "bench-only-audit-key-not-a-secret-0123456789")
     os.environ.setdefault("MASTERCOPY_AUDIT_KEY", "bench-scale-audit-key-not-a-secret-0123456789")
-    base = urlparse(url).path.lstrip("/") or "mastercopy_scale"
+    base = pgtemplate.base_name(url, "mastercopy_scale")
     sizes = [int(s) for s in args.sizes.split(",")]
     results = {}
     for n in sizes:
         template, target = f"{base}_tpl_{SEEDING}_{n}", f"{base}_n{n}"
-        if not exists(url, template):
-            print(f"seeding {n:,} fingerprints and pairs (once; kept as {template}) ...", flush=True)
-            admin(url, f'CREATE DATABASE "{template}_new"')
-            info = child("seed", with_db(url, f"{template}_new"), n)
-            admin(url, f'ALTER DATABASE "{template}_new" RENAME TO "{template}"')
-            print(f"  seeded in {info.get('seconds', 0)} s", flush=True)
-        admin(url, f'DROP DATABASE IF EXISTS "{target}"', f'CREATE DATABASE "{target}" TEMPLATE "{template}"')
+        pgtemplate.ensure(url, template, seeder(url, template, n))
+        pgtemplate.copy(url, template, target)
         shards = args.shards or max(1, -(-n // IMAGES_PER_SHARD))
         child("seed", with_db(url, target), 0)  # migrations a template made earlier lacks
         copies = f"{args.variants} variants each" if args.variants else "variants of a quarter of them"
@@ -794,9 +775,20 @@ def main():
         results[n] = child("run", with_db(url, target), args.photos, shards, args.variants, args.workers) | {
             "shards": shards
         }
-        admin(url, f'DROP DATABASE IF EXISTS "{target}"')
+        pgtemplate.drop(url, target)
         report_row(n, results[n])
     return verdict(sizes, results)
+
+
+def seeder(url, template, n):
+    """Fills a template database with n seeded fingerprints and pairs, in a child process."""
+
+    def fill(name):
+        print(f"seeding {n:,} fingerprints and pairs (once; kept as {template}) ...", flush=True)
+        info = child("seed", with_db(url, name), n)
+        print(f"  seeded in {info.get('seconds', 0)} s", flush=True)
+
+    return fill
 
 
 def report_row(n, r):
