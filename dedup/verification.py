@@ -98,12 +98,12 @@ def unverified(image_ids=None):
 EXACT_BATCH = 1000  # pairs per verify batch of byte-identical clusters: they settle in bulk, undecoded
 
 
-def verify_batches(size, image_ids=None, exact_size=EXACT_BATCH, whole_clusters=False):
+def verify_batches(size, image_ids=None, exact_size=EXACT_BATCH, whole_clusters=False, cluster_limit=None):
     """unverified()'s pairs cut into verify batches. A cluster whose pairs are all byte-identical is
     settled in bulk without opening storage (settle_exact), where a batch's fixed cost (a dozen
     statements, the chain lock, a regroup) is most of the work: those clusters go in batches of about
     exact_size. The others go in batches of size, cut as before (whole_clusters: packed, a cluster kept
-    in one batch unless it is larger)."""
+    in one batch unless it is larger than cluster_limit, default size)."""
     pairs = CandidatePair.objects.filter(verified=False, open_attempts=0)
     if image_ids is not None:
         pairs = pairs.filter(Q(image_a__in=image_ids) | Q(image_b__in=image_ids))
@@ -113,7 +113,7 @@ def verify_batches(size, image_ids=None, exact_size=EXACT_BATCH, whole_clusters=
     settled = [cluster for cluster in found if all(pk in exact for pk in cluster)]
     compared = [cluster for cluster in found if not all(pk in exact for pk in cluster)]
     if whole_clusters:
-        rest = list(packed(compared, size))
+        rest = list(packed(compared, size, cluster_limit))
     else:
         ids = [pk for cluster in compared for pk in cluster]
         rest = [ids[start : start + size] for start in range(0, len(ids), size)]
@@ -134,17 +134,19 @@ def clusters(rows):
     return [found[key] for key in sorted(found)]
 
 
-def packed(pair_clusters, size):
-    """Batches of about size pair ids, a cluster never split unless it alone is larger than size."""
+def packed(pair_clusters, size, limit=None):
+    """Batches of about size pair ids, a cluster never split unless it alone is larger than limit
+    (default size): then cut, in its order, into pieces of limit."""
+    limit = max(size, limit or size)
     batch = []
     for cluster in pair_clusters:
         if batch and len(batch) + len(cluster) > size:
             yield batch
             batch = []
         batch.extend(cluster)
-        while len(batch) > size:
-            yield batch[:size]
-            batch = batch[size:]
+        while len(batch) > limit:
+            yield batch[:limit]
+            batch = batch[limit:]
     if batch:
         yield batch
 
