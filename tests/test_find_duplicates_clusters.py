@@ -1,4 +1,4 @@
-"""find_duplicates verifies a cluster of a picture's copies in one batch, however many pairs it has: each
+"""find_duplicates verifies a cluster of a picture's copies in one batch (up to CLUSTER_LIMIT pairs): each
 member against the hub once and the rest inferred through it, as one verify task would. Cut into batches
 of 100 pairs (the command's batch without --workers), the later batches chose hubs of their own and
 compared pairs the first hub would have settled."""
@@ -8,11 +8,10 @@ import io
 import pytest
 from django.core.management import call_command
 
-from catalogue.models import CatalogueRecord, ImageFile
 from dedup import verification
 from dedup.models import CandidatePair, Fingerprint
-from review.models import ReviewItem
 from tests.test_review_corpus import add_image, encode, picture
+from tests.test_verification_throughput import clear_rows
 
 COPIES = 16  # 120 pairs: more than the 100 a batch held
 
@@ -63,13 +62,7 @@ def test_with_workers_the_cluster_goes_to_one_process_whole(collection):
     compared = pairs.filter(inferred=False)
     assert compared.count() == COPIES - 1
     assert all(images[0].pk in (pair.image_a_id, pair.image_b_id) for pair in compared)
-    # As tests/test_verification_throughput.py clears them: the count triggers can fail a SQLite flush.
-    ReviewItem.objects.all().delete()
-    CandidatePair.objects.all().delete()
-    for image in ImageFile.objects.all():
-        image.delete()
-    CatalogueRecord.objects.all().delete()
-    collection.delete()
+    clear_rows(collection)
 
 
 def test_batches_keep_clusters_whole_up_to_the_limit_and_cut_larger_ones():

@@ -104,8 +104,13 @@ def test_find_duplicates_in_two_processes_verifies_everything_once(collection):
     assert pairs.filter(verified=True).count() == len(ids) == 9
     assert not pairs.filter(relation="").exists()
     connection.check_constraints()  # what the processes wrote holds together
-    # The count triggers (catalogue 0009, review 0010) can turn the flush's deletes, in its table order,
-    # into a foreign-key failure on SQLite; the rows go first in an order the triggers can follow.
+    clear_rows(collection)
+
+
+def clear_rows(collection):
+    """After a transaction=True test: the count triggers (catalogue 0009, review 0010) can turn the flush's
+    deletes, in its table order, into a foreign-key failure on SQLite; the rows go first in an order the
+    triggers can follow."""
     ReviewItem.objects.all().delete()
     CandidatePair.objects.all().delete()
     for image in ImageFile.objects.all():
