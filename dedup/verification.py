@@ -13,10 +13,12 @@ An original that storage cannot open is one of two things, and the batch tells t
   StorageUnavailable (an OSError) is raised, so the task retries the whole batch as before.
 """
 
+import contextvars
 import json
 import logging
 import time
 from collections import defaultdict
+from contextlib import contextmanager
 from datetime import timedelta
 
 from django.conf import settings
@@ -28,10 +30,10 @@ from django.utils import timezone
 from catalogue.models import ImageFile
 
 from . import policy
-from .events import exact_pairs_verified, pair_for_review, pair_settled
+from .events import pair_for_review, pair_settled, pairs_verified
 from .groups import components
 from .models import CandidatePair
-from .tiers import PairFacts, classify
+from .tiers import PairFacts, TierResult, classify
 
 log = logging.getLogger(__name__)
 
@@ -66,23 +68,48 @@ def _save(
     pair, *, relation, params, sentence, tier, reason, priority, inferred=False, source=None, derivation=()
 ):
     """Store the verdict once; False if another worker verified the pair first. source: the verdict's
-    "left"/"right" (image_a/image_b), or None."""
+    "left"/"right" (image_a/image_b), or None. The per-pair path (verify_pair, the missing original's
+    last attempt); verify_pairs stores a batch's verdicts together (_store)."""
     if CandidatePair.objects.select_for_update().filter(pk=pair.pk, verified=True).exists():
         return False
+    fields = _set_verdict(
+        pair,
+        relation=relation,
+        params=params,
+        sentence=sentence,
+        tier=tier,
+        reason=reason,
+        priority=priority,
+        inferred=inferred,
+        source=source,
+        derivation=derivation,
+    )
+    pair.save(update_fields=[*fields, "updated_at"])
+    if tier == CandidatePair.Tier.REVIEW:
+        pair_for_review.send(sender=CandidatePair, pair=pair)
+    return True
+
+
+VERDICT_FIELDS = (
+    "relation", "relation_params", "explanation", "tier", "tier_reason", "priority", "verified", "inferred",
+    "source_side", "derivation",
+)  # fmt: skip
+
+
+def _set_verdict(
+    pair, *, relation, params, sentence, tier, reason, priority, inferred=False, source=None, derivation=()
+):
+    """Put a verdict on the pair in memory; returns the fields that changed."""
     pair.relation, pair.relation_params, pair.explanation = relation, _plain(params), sentence
     pair.tier, pair.tier_reason, pair.priority, pair.verified = tier, reason[:500], priority, True
     pair.inferred = inferred
     pair.source_side = {"left": CandidatePair.Side.A, "right": CandidatePair.Side.B}.get(source, "")
     pair.derivation = "+".join(derivation)[:200] if pair.source_side else ""
-    fields = ["relation", "relation_params", "explanation", "tier", "tier_reason", "priority", "verified",
-              "source_side", "derivation"]
+    fields = list(VERDICT_FIELDS)
     if pair.open_error and not reason.startswith("original missing"):
         pair.open_error, pair.open_error_at = "", None  # the original opened after all
         fields += ["open_error", "open_error_at"]
-    pair.save(update_fields=[*fields, "inferred", "updated_at"])
-    if tier == CandidatePair.Tier.REVIEW:
-        pair_for_review.send(sender=CandidatePair, pair=pair)
-    return True
+    return fields
 
 
 def unverified(image_ids=None):
@@ -231,7 +258,10 @@ def verify_pairs(pair_ids, on_progress=None):
     no decoding); the others go star by star (see _plan): each member of a cluster is compared with the
     cluster's hub once, and a pair of two members that both show the hub's picture is inferred from those
     two comparisons (``inferred``), so a picture with k copies costs about k comparisons, not k(k-1)/2.
-    Decoded images are cached for the batch, and the order makes them repeat."""
+    Decoded images are cached for the batch, and the order makes them repeat. The verdicts are worked
+    out first and stored together (_write: a few statements per transaction of EXACT_CHUNK pairs,
+    whatever their number), before the unopenable pairs are noted, and also when the batch stops on
+    an outage (so a retry does not compare them again)."""
     pairs = list(
         CandidatePair.objects.filter(pk__in=pair_ids, verified=False)
         .select_related("image_a__record", "image_b__record", "image_a__collection", "image_b__collection")
@@ -246,22 +276,23 @@ def verify_pairs(pair_ids, on_progress=None):
     rest = [pair for pair in pairs if not pair.same_bytes]
     batch, cache, unopenable = _Batch(rest), _side_cache(), []
     legs = _Legs(rest)
-    for pair, hub in _plan(rest, legs.legs):
-        started = time.perf_counter()
-        if hub is not None and legs.infer(pair, hub):
-            _count("inferred", 1, started)
-        else:
-            try:
-                _verify(pair, batch.fetch, cache)
-            except _Unopenable as failure:
-                unopenable.append((pair, failure))
-                if not batch.storage_answers({f.image.storage_key for _, f in unopenable}):
-                    raise StorageUnavailable(f"storage is not answering ({failure})") from failure.error
-                continue
-            legs.add(pair)
-            _count("compared", 1, started)
-        if on_progress:
-            on_progress()
+    with _batch_writes():
+        for pair, hub in _plan(rest, legs.legs):
+            started = time.perf_counter()
+            if hub is not None and legs.infer(pair, hub):
+                _count("inferred", 1, started)
+            else:
+                try:
+                    _verify(pair, batch.fetch, cache)
+                except _Unopenable as failure:
+                    unopenable.append((pair, failure))
+                    if not batch.storage_answers({f.image.storage_key for _, f in unopenable}):
+                        raise StorageUnavailable(f"storage is not answering ({failure})") from failure.error
+                    continue
+                legs.add(pair)
+                _count("compared", 1, started)
+            if on_progress:
+                on_progress()
     if unopenable and not batch.storage_answers({f.image.storage_key for _, f in unopenable}):
         raise StorageUnavailable(f"storage stopped answering ({unopenable[-1][1]})")
     for pair, failure in unopenable:
@@ -271,76 +302,105 @@ def verify_pairs(pair_ids, on_progress=None):
     return len(unopenable)
 
 
-# Byte-identical pairs settled per transaction. The chain lock is held for one (about 0.4 s on the loaded
-# bench machine), so a person's decision meanwhile waits that long at most; 250 settled as fast as 1,000
-# there (bench/exact.py --chunk).
+# Verdicts stored per transaction (byte-identical pairs, and a verify batch's others). The chain lock is
+# held for one (about 0.4 s for 250 exact copies on the loaded bench machine), so a person's decision
+# meanwhile waits that long at most; 250 settled as fast as 1,000 there (bench/exact.py --chunk).
 EXACT_CHUNK = 250
+
+# Inside verify_pairs: the batch's _Writes, which _apply hands its verdicts to instead of storing them.
+_WRITES = contextvars.ContextVar("verification_writes", default=None)
+
+
+class _Writes:
+    """A batch's verdicts, put on their pairs in memory as they are found (the hub logic reads them there,
+    _Legs.add) and stored together (_write)."""
+
+    def __init__(self):
+        self.planned = []
+
+    def add(self, pair, result, **verdict):
+        _set_verdict(pair, tier=result.tier, reason=result.reason, priority=result.priority, **verdict)
+        # As _apply suggests it after _save: from the verdict just put on the pair (its direction).
+        self.planned.append((pair, result, policy.suggest_master(pair) if result.settle else None))
+
+
+@contextmanager
+def _batch_writes():
+    """_apply's verdicts kept while the block runs, then stored; also when it raises (an outage: what
+    was verified stays verified)."""
+    writes = _Writes()
+    token = _WRITES.set(writes)
+    try:
+        yield writes
+    finally:
+        _WRITES.reset(token)
+        started = time.perf_counter()
+        _write(writes.planned)
+        _count("stored", len(writes.planned), started)
 
 
 def settle_exact(pairs, on_progress=None, chunk=None):
     """Byte-identical pairs in bulk, with the outcome _apply gives each in turn (the per-pair path,
     settle_exact_one): the same verdict, tier and reason on each pair, and the same system decisions,
-    queue items and catalogue changes in the same order. Per chunk of pairs, one transaction: the
-    verdicts are stored with one UPDATE per distinct (tier, reason), and exact_pairs_verified hands the
-    lot to the review app, which settles and queues them with set-based writes (review.exact). A pair
-    another worker verified meanwhile is left alone, as _save leaves it."""
+    queue items and catalogue changes in the same order (_write)."""
+    writes = _Writes()
+    for pair in pairs:
+        writes.add(pair, classify(facts_for(pair, _identical())), **_verdict_fields(_identical()))
+    _write(writes.planned, on_progress, chunk)
+
+
+def _write(planned, on_progress=None, chunk=None):
+    """Store planned verdicts ((pair, tier result, suggested master or None), the verdict on the pair)
+    per chunk of pairs, one transaction each: the verdicts with an UPDATE per distinct verdict shared by
+    several pairs and one bulk UPDATE for the others (_store), then pairs_verified hands the lot to the
+    review app, which settles and queues them with set-based writes (review.exact), with the outcome
+    pair_settled and pair_for_review would have had pair by pair. A pair another worker verified
+    meanwhile is left alone, as _save leaves it."""
     chunk = chunk or EXACT_CHUNK
-    for start in range(0, len(pairs), chunk):
-        part = pairs[start : start + chunk]
-        planned = []
-        for pair in part:
-            result = classify(facts_for(pair, _identical()))
-            suggestion = policy.suggest_master(pair) if result.settle else None
-            planned.append((pair, result, suggestion))
+    for start in range(0, len(planned), chunk):
+        part = planned[start : start + chunk]
         with transaction.atomic():
-            entries = _store_exact(planned)
+            entries = _store(part)
             if entries:
-                exact_pairs_verified.send(sender=CandidatePair, entries=entries)
+                pairs_verified.send(sender=CandidatePair, entries=entries)
         if on_progress:
             for _ in part:
                 on_progress()
 
 
-def _store_exact(planned):
-    """Store the verdicts of still unverified pairs (locked first); returns exact_pairs_verified's
-    entries for them, by pair id."""
+def _store(planned):
+    """Store the verdicts of still unverified pairs (locked first, in id order); returns pairs_verified's
+    entries for them, by pair id: (pair, master image, reason) for a pair the tier rules settle, (pair,
+    None, reason) for one they put in the review tier."""
     waiting = CandidatePair.objects.select_for_update().filter(
         pk__in=[pair.pk for pair, _, _ in planned], verified=False
     )
-    ids = set(waiting.values_list("pk", flat=True))
-    verdict = _identical()
-    by_outcome, entries = defaultdict(list), []
+    ids = set(waiting.order_by("pk").values_list("pk", flat=True))
+    now = timezone.now()
+    alike, entries, opened = defaultdict(list), [], []
     for pair, result, suggestion in sorted(planned, key=lambda row: row[0].pk):
         if pair.pk not in ids:
             continue
-        # As _save sets them, so that what a decision records of the pair is what _save leaves.
-        pair.relation, pair.relation_params = verdict.relation, _plain(verdict.params)
-        pair.explanation = verdict.sentence
-        pair.tier, pair.tier_reason, pair.priority = result.tier, result.reason[:500], result.priority
-        pair.verified, pair.inferred, pair.source_side, pair.derivation = True, False, "", ""
-        if pair.open_error:
-            pair.open_error, pair.open_error_at = "", None
-        by_outcome[(pair.tier, pair.tier_reason, pair.priority)].append(pair.pk)
-        if suggestion is None:
-            entries.append((pair, None, result.reason))
-        else:
+        pair.updated_at = now
+        if not pair.tier_reason.startswith("original missing"):
+            opened.append(pair.pk)
+        values = tuple(getattr(pair, name) for name in VERDICT_FIELDS)
+        alike[json.dumps(values, sort_keys=True)].append(pair)
+        if suggestion is not None:
             entries.append((pair, suggestion.image, f"{result.reason}; {suggestion.reason}"))
-    now = timezone.now()
-    for (tier, reason, priority), pks in by_outcome.items():
-        CandidatePair.objects.filter(pk__in=pks).update(
-            relation=verdict.relation,
-            relation_params=_plain(verdict.params),
-            explanation=verdict.sentence,
-            tier=tier,
-            tier_reason=reason,
-            priority=priority,
-            verified=True,
-            inferred=False,
-            source_side="",
-            derivation="",
-            updated_at=now,
-        )
-    CandidatePair.objects.filter(pk__in=ids).exclude(open_error="").update(open_error="", open_error_at=None)
+        elif result.tier == CandidatePair.Tier.REVIEW:
+            entries.append((pair, None, result.reason))
+    single = []
+    for same in alike.values():
+        if len(same) == 1:
+            single += same
+            continue
+        values = {name: getattr(same[0], name) for name in VERDICT_FIELDS}
+        CandidatePair.objects.filter(pk__in=[pair.pk for pair in same]).update(**values, updated_at=now)
+    CandidatePair.objects.bulk_update(single, [*VERDICT_FIELDS, "updated_at"])
+    # As _set_verdict cleared them on the pairs: the originals opened after all.
+    reopened = CandidatePair.objects.filter(pk__in=opened).exclude(open_error="")
+    reopened.update(open_error="", open_error_at=None)
     return entries
 
 
@@ -592,15 +652,9 @@ def _verify(pair, fetch, cache):
         raise
     except Exception as exc:  # noqa: BLE001 - one undecodable pair must not stop the batch; a person looks
         log.exception("verification failed for pair %s", pair.pk)
-        _save(
-            pair,
-            relation="",
-            params={},
-            sentence="",
-            tier=CandidatePair.Tier.REVIEW,
-            reason=f"verification failed ({type(exc).__name__}: {exc}); a person must compare",
-            priority=0.5,
-        )
+        reason = f"verification failed ({type(exc).__name__}: {exc}); a person must compare"
+        failed = TierResult(CandidatePair.Tier.REVIEW, reason, False, 0.5)
+        _store_verdict(pair, failed, relation="", params={}, sentence="")
         return
     _apply(pair, verdict)
 
@@ -612,19 +666,29 @@ def _apply(pair, verdict, *, inferred=False):
     result = classify(facts)
     if inferred:
         result.reason = f"inferred through image {verdict.params['inferred_through']}: {result.reason}"
+    _store_verdict(pair, result, inferred=inferred, **_verdict_fields(verdict))
+
+
+def _verdict_fields(verdict):
+    return {
+        "relation": verdict.relation,
+        "params": verdict.params,
+        "sentence": verdict.sentence,
+        "source": verdict.source,
+        "derivation": verdict.derivation,
+    }
+
+
+def _store_verdict(pair, result, **verdict):
+    """The tier rules' result for a verdict (_set_verdict's relation, params, sentence, inferred,
+    source, derivation): kept for the batch's write inside verify_pairs (_Writes), else stored now and
+    its consequences sent for the pair alone (pair_for_review from _save, pair_settled)."""
+    writes = _WRITES.get()
+    if writes is not None:
+        writes.add(pair, result, **verdict)
+        return
     with transaction.atomic():
-        saved = _save(
-            pair,
-            relation=verdict.relation,
-            params=verdict.params,
-            sentence=verdict.sentence,
-            tier=result.tier,
-            reason=result.reason,
-            priority=result.priority,
-            inferred=inferred,
-            source=verdict.source,
-            derivation=verdict.derivation,
-        )
+        saved = _save(pair, tier=result.tier, reason=result.reason, priority=result.priority, **verdict)
         if not saved:
             return
         if result.settle:

@@ -24,10 +24,10 @@ def _repair_queue(sender, **kwargs):
         logging.getLogger(__name__).warning("queue repair: %d review-tier pairs had no queue item", repaired)
 
 
-def _settle_exact(sender, entries, **kwargs):
-    from .exact import settle_exact
+def _settle_verified(sender, entries, **kwargs):
+    from .exact import settle_verified
 
-    settle_exact(entries)
+    settle_verified(entries)
 
 
 def _suspend_on_rejection_many(sender, decisions, **kwargs):
@@ -62,10 +62,10 @@ class ReviewConfig(AppConfig):
     verbose_name = _("Review")
 
     def ready(self):
-        from dedup.events import exact_pairs_verified, pair_for_review, pair_settled, pending_resumed
+        from dedup.events import pair_for_review, pair_settled, pairs_verified, pending_resumed
 
         pair_settled.connect(_settle, dispatch_uid="review-settle-certain-pairs")
-        exact_pairs_verified.connect(_settle_exact, dispatch_uid="review-settle-exact-pairs")
+        pairs_verified.connect(_settle_verified, dispatch_uid="review-settle-verified-pairs")
         pair_for_review.connect(_queue, dispatch_uid="review-queue-review-tier-pairs")
         pending_resumed.connect(_repair_queue, dispatch_uid="review-repair-queue")
         from django.db.models.signals import post_save

@@ -1,26 +1,29 @@
-"""A verify batch's byte-identical pairs, settled and queued in bulk (dedup.events.exact_pairs_verified).
+"""A verify batch's verdicts, settled and queued in bulk (dedup.events.pairs_verified): the pairs the tier
+rules settle automatically (exact copies first of all) and those they put in the review tier.
 
 The per-pair path gives each pair, in turn, either a system duplicate decision (decisions.decide_duplicate:
 the catalogue changed, the decision chained, its implied pairs closed, a regroup) or a queue item
-(services.queue_pair: the item, and its answer if earlier decisions imply one). settle_exact gives the
+(services.queue_pair: the item, and its answer if earlier decisions imply one). settle_verified gives the
 same outcome with a few set-based statements wherever it can prove nothing depends on the order:
 
 - A pair's *final record group* is the record groups its two records are in now, joined by every pair
   of the batch (record groups only ever join during a batch, so every group a pair's decision sees on
   the way is inside it).
-- A final group is *quiet* when no open queue item has a pair with an image in it, no pair of the batch
-  in it has a queue item already, and the batch's pairs in it either all settle or all go to the queue.
-  Then decide_duplicate's implied.after closes nothing and its item settling touches nothing, and
-  queue_pair's implied answers depend only on decisions standing before the batch.
-- Pairs are taken by id, as the per-pair path takes them: consecutive settling pairs of quiet groups
-  are one run for decisions.settle_copies (the decisions worked out in memory, records written with one
-  statement, decisions appended together), consecutive queued pairs of quiet groups one run for
-  services.queue_pairs, and every other pair goes the per-pair way, in its place. So the chain holds the
-  same decisions in the same order as the per-pair path would write them.
+- A queued pair's implied answer depends only on the duplicate, related and not-related decisions
+  standing on its records' groups (review.implication), which only a settling decision changes (an
+  implied answer is no fact): so consecutive queued pairs are one run for services.queue_pairs, in any
+  group, provided the runs go in the batch's order.
+- A settling pair is *quiet* when its final group has no open queue item (none before the batch, and no
+  queued pair of the batch in it before this one) and its pair has no queue item. Then
+  decide_duplicate's implied.after closes nothing and its item settling touches nothing: consecutive
+  quiet settling pairs are one run for decisions.settle_copies (the decisions worked out in memory,
+  records written with one statement, decisions appended together). Every other settling pair goes
+  the per-pair way, in its place.
+
+So the chain holds the same decisions in the same order as the per-pair path would write them, and a
+batch costs a few statements per run: one run when its pairs all settle or all go to the queue.
 
 Cost: the batch's record groups (their records, images and pairs), read once, never the queue."""
-
-from collections import defaultdict
 
 from dedup.groups import components
 
@@ -41,7 +44,8 @@ def _final_groups(entries):
 
 
 def _busy_groups(entries, group_of):
-    """Labels of the final groups where order matters (see the module docstring)."""
+    """Labels of the final groups where a settling pair must go the per-pair way: an open queue item in
+    the group, or a pair of the batch in it with a queue item already (see the module docstring)."""
     busy = {
         group_of[record]
         for ab in implied.open_pairs(set(group_of)).values()
@@ -49,24 +53,21 @@ def _busy_groups(entries, group_of):
         if record in group_of
     }
     batch = sorted(pair.pk for pair, _, _ in entries)
-    with_items = set()
     for start in range(0, len(batch), 5000):
         chunk = batch[start : start + 5000]
-        with_items.update(ReviewItem.objects.filter(pair__in=chunk).values_list("pair_id", flat=True))
-    kinds = defaultdict(set)
-    for pair, master_image, _ in entries:
-        group = group_of[pair.image_a.record_id]
-        kinds[group].add(master_image is None)
-        if pair.pk in with_items:
-            busy.add(group)
-    busy |= {group for group, seen in kinds.items() if len(seen) > 1}
+        with_items = ReviewItem.objects.filter(pair__in=chunk).values_list("pair_id", flat=True)
+        busy.update(group_of[pair.image_a.record_id] for pair in _pairs(entries, set(with_items)))
     return busy
 
 
-def settle_exact(entries):
-    """Settle or queue each (pair, master image or None, reason) of a verify batch's exact copies, by
-    pair id, as dedup's per-pair signals would (see the module docstring). Inside the transaction that
-    stored the pairs' verdicts; the chain lock is taken first."""
+def _pairs(entries, ids):
+    return [pair for pair, _, _ in entries if pair.pk in ids]
+
+
+def settle_verified(entries):
+    """Settle or queue each (pair, master image or None, reason) of a verify batch's verdicts, by pair id,
+    as dedup's per-pair signals would (see the module docstring). Inside the transaction that stored the
+    pairs' verdicts; the chain lock is taken first."""
     if not entries:
         return
     entries = sorted(entries, key=lambda entry: entry[0].pk)
@@ -76,31 +77,36 @@ def settle_exact(entries):
         run, run_kind = [], None
         for entry in entries:
             pair, master_image, _ = entry
-            if group_of[pair.image_a.record_id] in busy:
-                kind = "one"
+            group = group_of[pair.image_a.record_id]
+            if master_image is None:
+                kind = "queue"
+                busy.add(group)  # its item is open now: a later settling pair of the group may close it
             else:
-                kind = "queue" if master_image is None else "settle"
+                kind = "one" if group in busy else "settle"
             if run and (kind != run_kind or kind == "one"):
-                _flush(run, run_kind)
+                busy |= _flush(run, run_kind, group_of)
                 run = []
             run.append(entry)
             run_kind = kind
         if run:
-            _flush(run, run_kind)
+            _flush(run, run_kind, group_of)
 
 
-def _flush(run, kind):
+def _flush(run, kind, group_of):
+    """Settle or queue a run; returns the groups where it may have left an open item by surprise (a
+    refused settlement queued)."""
     if kind == "queue":
         services.queue_pairs([pair for pair, _, _ in run])
-    elif kind == "settle":
+        return set()
+    if kind == "settle":
         try:
             decisions.settle_copies(run)
+            return set()
         except decisions.Unsimulated:
-            for entry in run:
-                _one(entry)  # decide_duplicate refuses one of them, as it would pair by pair
-    else:
-        for entry in run:
-            _one(entry)
+            pass  # decide_duplicate refuses one of them: the run goes pair by pair, as it would
+    for entry in run:
+        _one(entry)
+    return {group_of[pair.image_a.record_id] for pair, _, _ in run}
 
 
 def _one(entry):
@@ -110,4 +116,3 @@ def _one(entry):
         services.queue_pair(pair)
     else:
         services.settle_or_queue(pair, master_image, reason)
-

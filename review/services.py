@@ -83,9 +83,7 @@ def _new_items(rows):
 def queue_pair(pair):
     """Give a pair the tier rules just put in the review tier its queue item, in their transaction
     (dedup.events.pair_for_review). A pair that already has one keeps it, so decisions stick."""
-    row = (pair.pk, pair.image_a.collection_id, pair.relation, pair.score, pair.priority)
-    ReviewItem.objects.bulk_create(_new_items([row]), ignore_conflicts=True)
-    implied.settle_pairs([pair.pk])
+    queue_pairs([pair])
 
 
 def settle_or_queue(pair, master_image, reason):
@@ -104,7 +102,8 @@ def settle_or_queue(pair, master_image, reason):
 
 def queue_pairs(pairs):
     """queue_pair for many pairs at once (review.exact: pairs whose implied answers do not depend on
-    each other): their items in one insert, then one implied pass over them, by pair id."""
+    each other, a verify batch's): their items in one insert, then one implied pass over them, by pair
+    id."""
     rows = [(pair.pk, pair.image_a.collection_id, pair.relation, pair.score, pair.priority) for pair in pairs]
     ReviewItem.objects.bulk_create(_new_items(rows), batch_size=1000, ignore_conflicts=True)
     implied.settle_pairs([row[0] for row in rows])

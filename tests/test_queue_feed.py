@@ -40,7 +40,7 @@ def test_verification_queues_the_pair_it_puts_in_the_review_tier(collection, cli
 
 def test_a_failed_transaction_queues_nothing(collection, monkeypatch):
     pair = waiting_pair(collection)
-    monkeypatch.setattr("review.services.queue_pair", lambda pair: (_ for _ in ()).throw(RuntimeError("x")))
+    monkeypatch.setattr("review.services.queue_pairs", lambda pairs: (_ for _ in ()).throw(RuntimeError("x")))
 
     with pytest.raises(RuntimeError):
         tasks.verify_batch.delay([pair.pk]).get()
