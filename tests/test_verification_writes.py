@@ -2,6 +2,7 @@
 costs the same statements whatever the batch's size, and leaves exactly what storing and signalling them
 pair by pair (the per-pair path: _save, pair_settled, pair_for_review) leaves."""
 
+import io
 from contextlib import contextmanager
 
 import pytest
@@ -152,3 +153,37 @@ def test_stored_together_the_verdicts_leave_exactly_what_the_per_pair_path_leave
     refused = [fields for pair, fields in bulk["pairs"] if pair[0] == "Archive/REF-early.png"]
     assert refused[0][0] == "review" and "reference collection" in refused[0][4]
     assert any(fields[7] for _, fields in bulk["pairs"])  # inferred pairs
+
+
+@pytest.mark.integration
+def test_workers_verifying_one_record_group_at_once_neither_deadlock_nor_double(
+    on_postgres, transactional_db, collection
+):
+    """Verify batches on their own connections at once, as several workers run them: two of them the same
+    batch (resume_pending may enqueue one twice), the others pairs of the same record groups, settled and
+    queued, while the first batch's decisions are being chained."""
+    from django.core.management import call_command
+
+    from tests.test_review_postgres import _at_once
+
+    # Five copies of a picture each: a pixel-identical one (settled) and three others (queued).
+    groups = [
+        mixed(collection, 900 + n, f"W{n}") + copies_of(collection, 900 + n, 2, f"W{n}x") for n in range(3)
+    ]
+    ids = [pk for images in groups for pk in every_pair(images)]
+    batches = [ids[0::3], ids[0::3], ids[1::3], ids[2::3]]
+
+    _at_once([lambda batch=batch: verification.verify_pairs(batch) for batch in batches])
+
+    pairs = CandidatePair.objects.filter(pk__in=ids)
+    assert pairs.filter(verified=True).count() == len(ids) == 30
+    review = pairs.filter(tier=CandidatePair.Tier.REVIEW)
+    assert ReviewItem.objects.filter(pair__in=ids).count() == review.count() > 0
+    settled = pairs.filter(tier=CandidatePair.Tier.AUTO)
+    automatic = Decision.objects.filter(pair__in=ids, automatic=True, kind="duplicate")
+    automatic = automatic.exclude(evidence__has_key="implied_by")
+    assert sorted(automatic.values_list("pair_id", flat=True)) == sorted(settled.values_list("pk", flat=True))
+    assert settled.count() >= 3
+    audit = io.StringIO()
+    call_command("verify_audit", stdout=audit)
+    assert "intact" in audit.getvalue()
