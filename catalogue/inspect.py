@@ -11,6 +11,8 @@ from PIL import Image, UnidentifiedImageError
 
 from dedup.signals import icc_description
 
+from .jpegscan import jpeg_problem
+
 # Pillow's own bomb check is replaced by ours, which names the limit and the setting.
 Image.MAX_IMAGE_PIXELS = None
 
@@ -77,8 +79,12 @@ def _check(image, info, max_pixels):
 
 
 def _check_decodes(fileobj, info):
-    """verify() reads no pixel data for JPEG and TIFF; decode (cheaply) to catch truncation."""
+    """verify() reads no pixel data for JPEG and TIFF; decode (cheaply) to catch truncation. A JPEG whose
+    markers read through to its end is not decoded (jpegscan: 0.25 ms against 7-10 ms); one that does not
+    is, and libjpeg's verdict decides."""
     if info.format not in _DRAFTABLE and info.width * info.height > _FULL_DECODE_PIXELS:
+        return
+    if info.format in _DRAFTABLE and jpeg_problem(fileobj) is None:
         return
     fileobj.seek(0)
     try:
