@@ -47,7 +47,7 @@ from dataclasses import dataclass, field, replace
 
 import cv2
 import numpy as np
-from PIL import Image, JpegImagePlugin
+from PIL import Image
 
 from dedup.signals import (
     MAX_PIXELS,
@@ -436,6 +436,11 @@ class _Match:
     good: int
     flipped: bool
     framed: bool = False   # the cheap alignment of the whole frames (no features)
+    contained: bool = False  # the cheap alignment of a crop at its resolution (no features)
+
+    @property
+    def cheap(self) -> bool:
+        return self.framed or self.contained
 
 
 def _match(fl, fr, flipped: bool, right_w: int) -> _Match:
@@ -645,9 +650,16 @@ def _framed(L: _Side, R: _Side) -> _Match | None:
 
 
 def _compare(L: _Side, R: _Side, fmt_changed: bool) -> Verdict:
-    """The cheap check first (frames aligned, no features), SIFT only when it does not settle the pair."""
+    """The cheap checks first (frames aligned, or a crop found in place, no features), SIFT only when they
+    do not settle the pair."""
+    (wl, hl), (wr, hr) = L.size, R.size
+    same_frame = abs((wl / hl) / (wr / hr) - 1) <= FRAMED_ASPECT
     for side in (L, R):
         if side.small is None:
+            if side.work is None and not same_frame:
+                # Frames of other shapes need the working size anyway: one decode serves both (a JPEG's
+                # is mostly its entropy decoding, nearly the same at 1/4 scale as at 1/8).
+                _decode(side, full=False)
             if side.work is not None:
                 side.small = _fit(side.work, FRAMED_LONG)
             else:
@@ -656,13 +668,68 @@ def _compare(L: _Side, R: _Side, fmt_changed: bool) -> Verdict:
     framed = _framed(small_l, small_r)
     if framed is not None:
         verdict = _judge(small_l, small_r, fmt_changed, framed)
-        p = verdict.params
-        if not verdict.different and p["correlation"] >= FRAMED_NCC and p["tight"] >= FRAMED_TIGHT:
+        if not verdict.different:
             return verdict
+    offset = _contained(L, R)
     for side in (L, R):
         if side.work is None:
             _decode(side, full=False)
+    if offset is not None:
+        verdict = _judge(L, R, fmt_changed, _placed(L, R, offset))
+        if not verdict.different:
+            return verdict
     return _judge(L, R, fmt_changed, _best_match(L, R))
+
+
+CONTAINED_AREA = (0.2, 0.97)  # a crop keeping this share of the frame's area is looked for in place
+CONTAINED_NCC = 0.94          # ... correlating this well at the cheap size (crops 0.95-1, others <= 0.92)
+CONTAINED_MIN = 24            # ... with at least this many pixels each way at the cheap check's size
+
+
+def _contained(L: _Side, R: _Side) -> tuple[str, float, float] | None:
+    """A crop kept at its own resolution (the usual one: a detail cut out for another publication) found
+    inside the other frame by normalised cross-correlation at the cheap check's size: (the side that is
+    the crop, its left and top edge in the other's full-resolution pixels). None when the sizes do not
+    allow it or nothing correlates well enough (a crop also resized, turned or mirrored: SIFT finds it)."""
+    (wl, hl), (wr, hr) = L.size, R.size
+    if wr <= wl and hr <= hl:
+        inner, outer, side = R, L, "right"
+    elif wl <= wr and hl <= hr:
+        inner, outer, side = L, R, "left"
+    else:
+        return None
+    (wi, hi), (wo, ho) = inner.size, outer.size
+    if not CONTAINED_AREA[0] <= (wi * hi) / (wo * ho) <= CONTAINED_AREA[1]:
+        return None
+    ho_s, wo_s = outer.small.shape[:2]
+    fx, fy = wo_s / wo, ho_s / ho
+    size = (round(wi * fx), round(hi * fy))
+    if min(size) < CONTAINED_MIN or size[0] > wo_s or size[1] > ho_s:
+        return None
+    template = cv2.resize(cv2.cvtColor(inner.small, cv2.COLOR_RGB2GRAY), size, interpolation=cv2.INTER_AREA)
+    if float(template.std()) < 2.0:
+        return None  # (a flat crop correlates anywhere)
+    scores = cv2.matchTemplate(cv2.cvtColor(outer.small, cv2.COLOR_RGB2GRAY), template, cv2.TM_CCOEFF_NORMED)
+    _, best, _, (x, y) = cv2.minMaxLoc(scores)
+    if best < CONTAINED_NCC:
+        return None
+    return side, x / fx, y / fy
+
+
+def _placed(L: _Side, R: _Side, offset) -> _Match:
+    """The _Match of a crop found in place: Right's working coordinates onto Left's, scale 1 at full
+    resolution (the offset's fraction of a pixel is left to _refine's phase correlation)."""
+    side, ox, oy = offset
+    hl, wl = L.work.shape[:2]
+    hr, wr = R.work.shape[:2]
+    to_left = _grid(wl / L.size[0], hl / L.size[1])      # full -> working pixel centres
+    to_right = _grid(wr / R.size[0], hr / R.size[1])
+    shift = np.array([[1.0, 0.0, ox], [0.0, 1.0, oy], [0.0, 0.0, 1.0]])  # the crop's full pixels in the other
+    if side == "right":
+        M = to_left @ shift @ np.linalg.inv(to_right)
+    else:
+        M = to_left @ np.linalg.inv(shift) @ np.linalg.inv(to_right)
+    return _Match(M[:2], 0, 0, False, contained=True)
 
 
 def _grid(k_x: float, k_y: float) -> np.ndarray:
@@ -705,8 +772,8 @@ def _overlap(left: np.ndarray, right: np.ndarray, M: np.ndarray, s_w: float):
 
 
 def _judge(L: _Side, R: _Side, fmt_changed: bool, m: _Match) -> Verdict:
-    if m.framed:
-        params: dict = {"alignment": "whole frames"}
+    if m.cheap:
+        params: dict = {"alignment": "whole frames" if m.framed else "crop in place"}
     else:
         params = {"inliers": m.inliers, "matches": m.good}
         if m.M is None or m.inliers < MIN_INLIERS or m.inliers < MIN_INLIER_RATIO * m.good:
@@ -765,7 +832,7 @@ def _judge(L: _Side, R: _Side, fmt_changed: bool, m: _Match) -> Verdict:
         rest[blob[1]:blob[3], blob[0]:blob[2]] = False
     tight = float(np.mean(res[rest] < TIGHT_RES)) if rest.any() else 0.0
     params.update({"correlation": round(ncc, 3), "agreement": round(close_frac, 3), "tight": round(tight, 3)})
-    if m.framed and not (params["correlation"] >= FRAMED_NCC and params["tight"] >= FRAMED_TIGHT):
+    if m.cheap and not (params["correlation"] >= FRAMED_NCC and params["tight"] >= FRAMED_TIGHT):
         # _compare goes on to SIFT and drops this verdict: the labels, upscale test and direction would be
         # measured for nothing
         return _different("the whole frames do not align closely enough", 0, params)
@@ -894,7 +961,7 @@ def _judge(L: _Side, R: _Side, fmt_changed: bool, m: _Match) -> Verdict:
                 params["upscaled"] = "right" if scale > 1 else "left"
     labels = [x for x in LABELS if x in labels]
 
-    conf = (1.0 if m.framed else min(1.0, m.inliers / 40.0)) * max(
+    conf = (1.0 if m.cheap else min(1.0, m.inliers / 40.0)) * max(
         0.0, min(1.0, (max(ncc, close_frac) - 0.5) / 0.45)
     )
     sentence = _sentence(labels, params, scale, colour_note, L, R)
@@ -924,31 +991,43 @@ def _replay_box(size) -> tuple[tuple[int, int, int, int], tuple[int, int, int, i
     return (x0, y0, x1, y1), (ix0, iy0, ix1, iy1)
 
 
+_UNDO = {T.ROTATE_90: T.ROTATE_270, T.ROTATE_270: T.ROTATE_90}  # (the other turns and flips undo themselves)
+
+
+def _stored_luma(side: _Side) -> np.ndarray:
+    """The full-resolution luma as stored (before the EXIF orientation), from the upscale test's cache."""
+    grey = _full_grey(side)
+    op = _EXIF_TRANSPOSE.get(side.orientation)
+    if op is None:
+        return grey
+    return np.asarray(Image.fromarray(grey).transpose(_UNDO.get(op, op)))
+
+
 def _replayed_source(L: _Side, R: _Side) -> dict | None:
-    """Which of two same-size JPEGs the other is a re-encoding of: each is encoded again with the other's
-    quantisation tables and chroma subsampling; the re-encoding of the source reproduces the derivative
-    (nearly to the pixel), the other way round it does not. The centre of the frame (_replay_box) is
-    re-encoded, not all of it: a 6 MP pair's replay took ~250 ms, most of it in the two encodes and their
-    decodes. None when neither stands out (other software, or the images are too large to decode whole)."""
-    if L.size[0] * L.size[1] > REPLAY_MAX_PIXELS:
+    """Which of two same-size JPEGs the other is a re-encoding of: each one's luma is encoded again with
+    the other's luma quantisation table; the re-encoding of the source reproduces the derivative (nearly
+    to the pixel), the other way round it does not. The centre of the frame (_replay_box) is re-encoded,
+    not all of it, and the luma alone (JPEG codes it apart from the colour): a 6 MP pair's replay of the
+    whole frame in colour took ~250 ms, most of it in the encodes and their decodes, and decoded both
+    files in colour besides the upscale test's luma. None when neither stands out (other software, or the
+    images are too large to decode whole here)."""
+    if L.size[0] * L.size[1] > REPLAY_MAX_PIXELS or L.orientation != R.orientation:
         return None
     try:
-        ims = [_whole(side) for side in (L, R)]
-        if ims[0].size != ims[1].size:
-            return None  # (stored in different orientations)
-        sampling = [JpegImagePlugin.get_sampling(im) for im in ims]
-        quant = [im.quantization for im in ims]
-        box, inner = _replay_box(ims[0].size)
-        regions = [im.crop(box) for im in ims]
+        lumas = [_stored_luma(side) for side in (L, R)]
+        if lumas[0].shape != lumas[1].shape or None in (L.quant, R.quant):
+            return None
+        box, inner = _replay_box((lumas[0].shape[1], lumas[0].shape[0]))
+        x0, y0, x1, y1 = box
         ix0, iy0, ix1, iy1 = inner
+        regions = [np.ascontiguousarray(luma[y0:y1, x0:x1]) for luma in lumas]
+        tables = [side.quant[0] for side in (L, R)]
         errors = []
         for src, dst in ((0, 1), (1, 0)):
             buf = io.BytesIO()
-            regions[src].convert("RGB" if regions[src].mode != "L" else "L").save(
-                buf, "JPEG", qtables=quant[dst], subsampling=max(0, sampling[dst]))
-            again = np.asarray(Image.open(buf).convert("L"), np.float32)[iy0:iy1, ix0:ix1]
-            target = np.asarray(regions[dst].convert("L"), np.float32)[iy0:iy1, ix0:ix1]
-            errors.append(float(np.abs(again - target).mean()))
+            Image.fromarray(regions[src], "L").save(buf, "JPEG", qtables=[tables[dst]])
+            again = np.asarray(Image.open(buf), np.float32)[iy0:iy1, ix0:ix1]
+            errors.append(float(np.abs(again - regions[dst][iy0:iy1, ix0:ix1]).mean()))
     except Exception:  # noqa: BLE001 - an odd JPEG (CMYK, arithmetic coding) gives no replay
         return None
     low, high = sorted(errors)
@@ -1092,7 +1171,10 @@ def _textured_tiles(grey: np.ndarray, n: int = 4, size: int = 256):
     return [(y, x, y + size, x + size) for _e, y, x in found[:n]]
 
 
-def _band_ratio(tiles, cut: float) -> float:
+BAND_MIN = 64  # frequencies a band of _band_ratio must hold
+
+
+def _band_ratio(tiles, cut: float) -> float | None:
     """log10 of the spectral power above the cut-off (cycles per pixel, per axis) against the octave below
     it, summed over the tiles: how much the image holds beyond a smaller copy's finest detail."""
     hi = lo = 0.0
@@ -1103,8 +1185,11 @@ def _band_ratio(tiles, cut: float) -> float:
         fy = np.abs(np.fft.fftfreq(t.shape[0]))[:, None]
         fx = np.abs(np.fft.fftfreq(t.shape[1]))[None, :]
         r = np.maximum(fx, fy)
-        hi += float(power[(r > 1.1 * cut) & (r <= 0.5)].mean())
-        lo += float(power[(r > 0.55 * cut) & (r < 0.9 * cut)].mean())
+        above, below = (r > 1.1 * cut) & (r <= 0.5), (r > 0.55 * cut) & (r < 0.9 * cut)
+        if above.sum() < BAND_MIN or below.sum() < BAND_MIN:
+            return None  # (two sizes within ~1.1x: no frequency lies beyond the smaller's finest)
+        hi += float(power[above].mean())
+        lo += float(power[below].mean())
     return math.log10(max(hi, 1e-12) / max(lo, 1e-12))
 
 
@@ -1199,7 +1284,10 @@ def _upscale_evidence(L: _Side, R: _Side, scale: float) -> dict | None:
         tiles_big.append(g_big[y0:y1, x0:x1].astype(np.float32))
         tiles_ref.append(ref)
     cut = 0.5 / max(sx, sy)
-    excess = _band_ratio(tiles_big, cut) - _band_ratio(tiles_ref, cut)
+    bands = _band_ratio(tiles_big, cut), _band_ratio(tiles_ref, cut)
+    if None in bands:
+        return None
+    excess = bands[0] - bands[1]
     trace = _interpolation_trace(g_big, (sx, sy))
     evidence = {"side": "right" if big is R else "left", "factor": round(max(sx, sy), 3),
                 "excess_detail": round(excess, 3), "trace": None if trace is None else round(trace, 3),

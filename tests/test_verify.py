@@ -255,3 +255,47 @@ def test_a_plain_crop_resized_against_its_detailed_original_gets_a_verdict():
     assert Image.open(small).size == (500, 375)
     v = check(verify(io.BytesIO(small.getvalue()), io.BytesIO(png.getvalue())))
     assert v.different or "cropped" in v.labels
+
+
+def test_two_sizes_a_tenth_apart_give_a_verdict_with_finite_numbers():
+    """352x264 against 320x240 of one picture: the upscale test's band beyond the smaller copy's finest
+    detail is empty at a factor of 1.1; it gave NaN, which PostgreSQL refused, failing the verify batch."""
+    import json
+
+    with Image.open(JPEG) as im:
+        im = im.convert("RGB")
+        copies = []
+        for size in ((352, 264), (320, 240)):
+            buf = io.BytesIO()
+            im.resize(size, Image.Resampling.LANCZOS).save(buf, "JPEG", quality=92)
+            copies.append(buf)
+    v = check(verify(*copies))
+    assert "resized" in v.labels and not v.different
+    json.dumps(v.params, allow_nan=False)
+
+
+@pytest.mark.parametrize("box", [(0.1, 0.05, 0.9, 0.95), (0.0, 0.2, 0.75, 1.0), (0.3, 0.3, 0.95, 0.9)])
+def test_a_crop_at_its_own_resolution_is_found_in_place_without_features(box, monkeypatch):
+    import dedup.verify as core
+
+    def no_features(*args):
+        raise AssertionError("SIFT was run for a crop the cheap check can place")
+
+    monkeypatch.setattr(core, "_best_match", no_features)
+    right, _ = variant(JPEG, "cropped", box=box)
+    for v, original in both_ways(JPEG, right):
+        check(v)
+        assert v.labels == ["cropped"] and v.params["alignment"] == "crop in place"
+        assert v.source == original and v.derivation == ["cropped"]
+        found = v.params["crop_box"]
+        assert found == pytest.approx(box, abs=0.004)
+
+
+def test_a_crop_also_resized_or_turned_still_goes_to_the_features():
+    cropped, _ = variant(JPEG, "cropped", box=(0.1, 0.1, 0.9, 0.9))
+    with Image.open(cropped) as im:
+        buf = io.BytesIO()
+        smaller = im.resize((im.width * 3 // 4, im.height * 3 // 4), Image.Resampling.LANCZOS)
+        smaller.save(buf, "JPEG", quality=90)
+    v = check(verify(JPEG, buf))
+    assert {"cropped", "resized"} <= set(v.labels) and "alignment" not in v.params and v.inliers >= 12
