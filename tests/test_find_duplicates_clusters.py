@@ -67,7 +67,26 @@ def test_with_workers_the_cluster_goes_to_one_process_whole(collection):
 
 def test_batches_keep_clusters_whole_up_to_the_limit_and_cut_larger_ones():
     small, middle, large = list(range(30)), list(range(100, 220)), list(range(1000, 1000 + 2500))
-    batches = list(verification.packed([small, middle, large], 100, limit=1000))
+    batches = list(verification.packed([small, middle, large], 100, limit=verification.CLUSTER_LIMIT))
     assert batches[0] == small and batches[1] == middle  # 120 pairs: one batch, not 100 + 20
     assert [len(b) for b in batches[2:]] == [1000, 1000, 500]
     assert [pk for b in batches for pk in b] == small + middle + large
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_background_pipeline_verifies_the_cluster_through_one_hub_too(collection):
+    """The tasks cut verify batches of 50 pairs: the 120 pairs went to three tasks, each with a hub of its
+    own. Run as the worker runs them (eagerly here; resume_pending enqueues the search, whose task
+    enqueues verification)."""
+    from dedup import tasks
+
+    images = copies_of_one_picture(collection)
+
+    tasks.resume_pending.delay().get()
+
+    pairs = CandidatePair.objects.all()
+    assert pairs.count() == pairs.filter(verified=True).count() == 120
+    compared = pairs.filter(inferred=False)
+    assert compared.count() == COPIES - 1
+    assert all(images[0].pk in (pair.image_a_id, pair.image_b_id) for pair in compared)
+    clear_rows(collection)

@@ -17,14 +17,6 @@ from dedup.search import search_images, shard_count, unsearched_ids
 from dedup.verification import unverified, verify_batches, verify_pairs
 from mastercopy.celery import app as celery_app
 
-# Pairs of one cluster verified in one batch at the most (every pair of 45 copies of a picture: 990). A
-# larger cluster is cut, in pair order, into batches of this many; later ones infer from the pairs earlier
-# ones verified, but choose hubs of their own. The bound is on planning: verification._plan rescans the
-# batch for every hub, so a chain-shaped cluster costs quadratic time in one batch (0.19 s at 1,000 pairs,
-# 1.4 s at 4,000 on the bench machine; a 100k-pair chain would plan for minutes), while a batch of
-# copies of one picture plans in milliseconds.
-CLUSTER_LIMIT = 1000
-
 
 class Command(BaseCommand):
     help = (
@@ -122,11 +114,11 @@ class Command(BaseCommand):
             # cluster cut in two chose a second hub in its second batch, whose pairs it then compared).
             if not _parallel(workers, len(ids)):
                 # Clusters of exact copies in large batches (settled in bulk), the others about 100 at a time.
-                for chunk in verify_batches(100, whole_clusters=True, cluster_limit=CLUSTER_LIMIT):
+                for chunk in verify_batches(100):
                     verify_pairs(chunk, on_progress=bar.update)
                 return ids
             size = max(20, min(200, len(ids) // (2 * workers) + 1))
-            chunks = verify_batches(size, whole_clusters=True, cluster_limit=CLUSTER_LIMIT)
+            chunks = verify_batches(size)
             for done in _in_processes(_verify_chunk, chunks, workers):
                 bar.update(done)
         return ids
