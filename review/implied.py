@@ -262,8 +262,19 @@ def after_many(decisions):
 def _touched(decision):
     records = {state["record"] for state in decision.before} | {decision.master_id, decision.superseded_id}
     if decision.pair_id:
-        records |= set(records_of([decision.pair_id]).get(decision.pair_id, ()))
+        records |= _records_of_pair(decision)
     return records - {None}
+
+
+def _records_of_pair(decision):
+    """The two records of the decision's pair: from the pair and images it was recorded with when they
+    are loaded (a decision on the pair screen, an automatic one), else looked up."""
+    if Decision._meta.get_field("pair").is_cached(decision):
+        pair = decision.pair
+        sides = [CandidatePair._meta.get_field(side) for side in ("image_a", "image_b")]
+        if all(side.is_cached(pair) for side in sides):
+            return {pair.image_a.record_id, pair.image_b.record_id}
+    return set(records_of([decision.pair_id]).get(decision.pair_id, ()))
 
 
 # --- undo and revert ----------------------------------------------------------------------------------
