@@ -1159,8 +1159,8 @@ def _textured_tiles(grey: np.ndarray, n: int = 4, size: int = 256):
     h, w = grey.shape
     if h <= size or w <= size:
         return [(0, 0, min(h, 2 * size), min(w, 2 * size))]
-    small = cv2.resize(grey, (max(1, w // 4), max(1, h // 4)), interpolation=cv2.INTER_AREA)
-    gy, gx = np.gradient(small.astype(np.float32))
+    small = cv2.resize(grey[: h // 4 * 4, : w // 4 * 4], (w // 4, h // 4), interpolation=cv2.INTER_AREA)
+    gy, gx = np.gradient(small.astype(np.float32))  # (an exact 4x4 block mean: OpenCV's fast path)
     energy = gy * gy + gx * gx
     q = size // 4
     found = [
@@ -1214,7 +1214,9 @@ def _interpolation_trace(grey: np.ndarray, scales) -> float | None:
             band = grey[max(0, h // 2 - 512):h // 2 + 512]
         else:
             band = grey[:, max(0, w // 2 - 512):w // 2 + 512]
-        profile = np.abs(np.diff(band.astype(np.float32), 2, axis=axis)).mean(axis=1 - axis)
+        b = band.astype(np.int16)  # (second differences of grey levels fit; exact, and half float32's memory)
+        d = b[:, 2:] - 2 * b[:, 1:-1] + b[:, :-2] if axis == 1 else b[2:] - 2 * b[1:-1] + b[:-2]
+        profile = np.abs(d).mean(axis=1 - axis, dtype=np.float32)
         n = len(profile)
         if n < 64:
             continue
@@ -1252,6 +1254,19 @@ def _is_upscale(evidence: dict) -> bool:
     return trace >= UPSCALE_MIN_TRACE or evidence.get("replay", math.inf) <= UPSCALE_REPLAY
 
 
+UNDER_MARGIN = 4          # pixels around a box that a bicubic kernel reads
+UNDER_MARGIN_RESIZE = 12  # ... and Pillow's Lanczos of an enlargement (its support: 3 source pixels)
+
+
+def _under(grey: np.ndarray, box, margin: int = UNDER_MARGIN):
+    """The part of grey under box (x0, y0, x1, y1, in its pixels) with margin pixels around it, as float32
+    (not the whole frame: an upscale test reads four tiles), and where that part starts."""
+    h, w = grey.shape
+    x0, y0 = max(0, math.floor(box[0]) - margin), max(0, math.floor(box[1]) - margin)
+    x1, y1 = min(w, math.ceil(box[2]) + margin), min(h, math.ceil(box[3]) + margin)
+    return (x0, y0), grey[y0:y1, x0:x1].astype(np.float32)
+
+
 def _upscale_evidence(L: _Side, R: _Side, scale: float) -> dict | None:
     """Whether the larger of two same-framed copies is an enlargement of the smaller (it adds pixels but no
     detail), measured at full resolution on both: the detail the larger holds beyond the smaller's finest
@@ -1268,7 +1283,6 @@ def _upscale_evidence(L: _Side, R: _Side, scale: float) -> dict | None:
     g_big, g_small = _full_grey(big), _full_grey(small)
     if g_big is None or g_small is None:
         return None
-    g_small = g_small.astype(np.float32)  # (the larger copy is read tile by tile)
     hb, wb = g_big.shape
     hs, ws = g_small.shape
     sx, sy = wb / ws, hb / hs
@@ -1277,9 +1291,12 @@ def _upscale_evidence(L: _Side, R: _Side, scale: float) -> dict | None:
     boxes = _textured_tiles(g_big)
     tiles_big, tiles_ref = [], []
     for y0, x0, y1, x1 in boxes:
-        # The smaller copy's pixels at the larger's grid (pixel centres mapped exactly), bicubic.
-        M = np.array([[1 / sx, 0, (x0 + 0.5) / sx - 0.5], [0, 1 / sy, (y0 + 0.5) / sy - 0.5]], np.float64)
-        ref = cv2.warpAffine(g_small, M, (x1 - x0, y1 - y0), flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP,
+        # The smaller copy's pixels at the larger's grid (pixel centres mapped exactly), bicubic, from the
+        # part of it under the tile (the kernel's reach inside: the same numbers as from the whole frame).
+        (rx0, ry0), part = _under(g_small, (x0 / sx, y0 / sy, x1 / sx, y1 / sy))
+        M = np.array([[1 / sx, 0, (x0 + 0.5) / sx - 0.5 - rx0], [0, 1 / sy, (y0 + 0.5) / sy - 0.5 - ry0]],
+                     np.float64)
+        ref = cv2.warpAffine(part, M, (x1 - x0, y1 - y0), flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP,
                              borderMode=cv2.BORDER_REFLECT)
         tiles_big.append(g_big[y0:y1, x0:x1].astype(np.float32))
         tiles_ref.append(ref)
@@ -1302,12 +1319,15 @@ def _replay_residual(g_big: np.ndarray, g_small: np.ndarray, boxes) -> float:
     usual interpolations (the closest of them): an enlargement is reproduced up to its re-encoding."""
     hb, wb = g_big.shape
     hs, ws = g_small.shape
-    small = Image.fromarray(np.ascontiguousarray(g_small, np.float32))  # mode F
+    parts = []
+    for y0, x0, y1, x1 in boxes:
+        box = (x0 * ws / wb, y0 * hs / hb, x1 * ws / wb, y1 * hs / hb)
+        (rx0, ry0), part = _under(g_small, box, UNDER_MARGIN_RESIZE)
+        parts.append((Image.fromarray(part), (box[0] - rx0, box[1] - ry0, box[2] - rx0, box[3] - ry0)))
     best = math.inf
     for kernel in (Image.Resampling.BICUBIC, Image.Resampling.LANCZOS, Image.Resampling.BILINEAR):
         total = count = 0.0
-        for y0, x0, y1, x1 in boxes:
-            box = (x0 * ws / wb, y0 * hs / hb, x1 * ws / wb, y1 * hs / hb)
+        for (y0, x0, y1, x1), (small, box) in zip(boxes, parts, strict=True):
             up = np.asarray(small.resize((x1 - x0, y1 - y0), kernel, box=box), np.float32)
             # (the tile's edges see beyond the box)
             d = (g_big[y0:y1, x0:x1].astype(np.float32) - up)[4:-4, 4:-4]
