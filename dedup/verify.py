@@ -535,8 +535,8 @@ def _colour_diff(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> dict:
     ya = la @ np.float32([0.299, 0.587, 0.114])
     yb = lb @ np.float32([0.299, 0.587, 0.114])
     qs = np.linspace(5, 95, 19)
-    tone = float(np.mean(np.abs(np.percentile(yb, qs) - np.percentile(ya, qs))))
-    tone_signed = float(np.mean(np.percentile(yb, qs) - np.percentile(ya, qs)))
+    shift = np.percentile(yb, qs) - np.percentile(ya, qs)
+    tone, tone_signed = float(np.mean(np.abs(shift))), float(np.mean(shift))
     ca = la - ya[:, None]
     cb = lb - yb[:, None]
     cast_rb = (float(cb[:, 0].mean() - ca[:, 0].mean()), float(cb[:, 2].mean() - ca[:, 2].mean()))
