@@ -182,6 +182,13 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+POSTGRES = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+if POSTGRES and not envbool("MASTERCOPY_PG_JIT", False):
+    # PostgreSQL's JIT compiles a query whose estimated cost passes jit_above_cost: on tables of millions of
+    # rows that is many of a request's short queries, and the compiling (10-25 ms each) costs more than
+    # the query (a decision's record-group query: 23 ms of JIT on 600k pairs). Off for this app's sessions.
+    options = DATABASES["default"].setdefault("OPTIONS", {})
+    options["options"] = (options.get("options", "") + " -c jit=off").strip()
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The web server and the worker write at once: WAL and IMMEDIATE transactions avoid
     # "database is locked" under that load; the test database is a file so a worker can share it.

@@ -91,3 +91,17 @@ def test_the_database_and_broker_default_to_zero_setup_and_follow_the_environmen
         "redis://cache:6379/1",
         "storages.backends.s3.S3Storage",
     ], configured.stderr
+
+
+def test_postgresql_sessions_run_without_jit_unless_asked(on_postgres, db, tmp_path):
+    """JIT compiled a decision's record-group query for 23 ms on 600k pairs: off for the app's sessions."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW jit")
+        assert cursor.fetchone() == ("off",)
+    code = "from django.conf import settings as s; print(s.DATABASES['default'].get('OPTIONS'))"
+    url = "postgresql://u@db.example:5432/archive"
+    asked = manage("shell", "-v", "0", "-c", code, DEBUG="1", MASTERCOPY_DATA_DIR=str(tmp_path),
+                   DATABASE_URL=url, MASTERCOPY_PG_JIT="1")
+    assert asked.stdout.strip() in ("{}", "None"), asked.stderr
