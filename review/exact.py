@@ -25,10 +25,15 @@ batch costs a few statements per run: one run when its pairs all settle or all g
 
 Cost: the batch's record groups (their records, images and pairs), read once, never the queue."""
 
+from django.apps import apps
+
+from catalogue.models import CatalogueRecord, ImageFile
 from dedup.groups import components
+from dedup.models import CandidatePair
+from mastercopy import dbstats
 
 from . import decisions, implied, services
-from .models import ReviewItem
+from .models import Decision, ReviewItem
 
 
 def _final_groups(entries):
@@ -71,6 +76,18 @@ def settle_verified(entries):
     if not entries:
         return
     entries = sorted(entries, key=lambda entry: entry[0].pk)
+    # The batch's look-ups are lists of ids: on a table never analysed they are whole-table scans that
+    # grow with every batch of a first mirror merge (mastercopy.dbstats).
+    dbstats.analyse_new(
+        [
+            Decision,
+            ReviewItem,
+            CandidatePair,
+            ImageFile,
+            CatalogueRecord,
+            apps.get_model("licensing", "RecordState"),
+        ]
+    )
     with decisions.chain_transaction(savepoint=False):
         group_of = _final_groups(entries)
         busy = _busy_groups(entries, group_of)
