@@ -38,6 +38,13 @@ def batches(ids, size=None):
         yield ids[start : start + size]
 
 
+# Fingerprints computed in a row are written together, in one transaction (a lock, one seq query, one insert
+# and one update for all), not one transaction each: the writes cost ~6 ms an image on SQLite, a third of
+# that when batched, and a worker holds the seq lock (next_seq) 1/WRITE_BATCH as often. A worker that
+# dies loses at most the batch it had not written: those images are still pending, and computed again.
+WRITE_BATCH = 10
+
+
 def ensure_fingerprints(image_ids, on_progress=None):
     """Fingerprint those of image_ids that still wait; returns (done, failed) counts for this call.
 
@@ -47,10 +54,11 @@ def ensure_fingerprints(image_ids, on_progress=None):
     """
     done = failed = 0
     storage_error = None
+    computed = []
     images = ImageFile.objects.filter(pk__in=image_ids, state=ImageFile.State.PENDING).order_by("pk")
     for image in images:
         try:
-            ok = fingerprint_image(image)
+            fields = _compute(image)
         except OSError as exc:
             storage_error = storage_error or exc
             log.warning("storage error for image %s (%s): %s", image.pk, image.source_path, exc)
@@ -58,12 +66,17 @@ def ensure_fingerprints(image_ids, on_progress=None):
                 last_error=f"storage error, will be retried: {exc}"[:2000]
             )
             continue
-        if ok:
-            done += 1
-        else:
+        if fields is None:
             failed += 1
-        if on_progress:
-            on_progress()
+            if on_progress:
+                on_progress()
+            continue
+        computed.append((image, fields))
+        if len(computed) >= WRITE_BATCH:
+            done += _write(computed, on_progress)
+            computed = []
+    if computed:
+        done += _write(computed, on_progress)
     if storage_error is not None:
         raise storage_error
     return done, failed
@@ -74,6 +87,16 @@ def fingerprint_image(image):
 
     Storage errors (OSError) propagate: they are transient, and the task retries the batch.
     """
+    fields = _compute(image)
+    if fields is None:
+        return False
+    _write([(image, fields)])
+    return True
+
+
+def _compute(image):
+    """The Fingerprint fields of one image, its derivatives stored; None when the file is bad (marked
+    failed). Storage errors (OSError) propagate."""
     started = time.perf_counter()
     # The stored file is handed over as it is (seekable, local or S3): reading a 300 MB scan into memory
     # first would defeat the decoder's bounded, chunked reading.
@@ -84,22 +107,46 @@ def fingerprint_image(image):
             )
         except ImageDecodeError as exc:
             _mark_failed(image, str(exc))
-            return False
+            return None
         except MemoryError:
             _mark_failed(image, "the image is too large to decode with the memory available")
-            return False
+            return None
     keys = _save_derivatives(image.sha256, preview, thumbnail)
+    return _fields(signals, keys, time.perf_counter() - started)
+
+
+def _write(computed, on_progress=None):
+    """Save the computed fingerprints of images still pending, in one transaction; returns how many were
+    handed in (an image another worker finished first counts as done, as before)."""
     with transaction.atomic():
-        locked = ImageFile.objects.select_for_update().get(pk=image.pk)
-        if locked.state != ImageFile.State.PENDING:
-            return True  # another worker finished it first
-        fields = _fields(signals, keys, time.perf_counter() - started)
-        # Last before the commit: the lock next_seq() takes is held until then.
-        fields["seq"], fields["searched"], fields["shards_searched"] = next_seq(), False, 0
-        Fingerprint.objects.update_or_create(image=locked, defaults=fields)
-        locked.state, locked.last_error = ImageFile.State.READY, ""
-        locked.save(update_fields=["state", "last_error"])
-    return True
+        pks = [image.pk for image, _ in computed]
+        pending = set(
+            ImageFile.objects.select_for_update()
+            .filter(pk__in=pks, state=ImageFile.State.PENDING)
+            .values_list("pk", flat=True)
+        )
+        todo = [(image, fields) for image, fields in computed if image.pk in pending]
+        if todo:
+            existing = set(
+                Fingerprint.objects.filter(image_id__in=pending).values_list("image_id", flat=True)
+            )
+            # Last before the commit: the lock next_seq() takes is held until then.
+            seq = next_seq()
+            new = []
+            for n, (image, fields) in enumerate(todo):
+                fields = {**fields, "seq": seq + n, "searched": False, "shards_searched": 0}
+                if image.pk in existing:
+                    Fingerprint.objects.filter(image_id=image.pk).update(**fields)
+                else:
+                    new.append(Fingerprint(image_id=image.pk, **fields))
+            Fingerprint.objects.bulk_create(new)
+            ImageFile.objects.filter(pk__in=[image.pk for image, _ in todo]).update(
+                state=ImageFile.State.READY, last_error=""
+            )
+    if on_progress:
+        for _ in computed:
+            on_progress()
+    return len(computed)
 
 
 def _mark_failed(image, message):
