@@ -19,6 +19,7 @@ Cost: the record groups involved (their records, found by master), their images'
 standing decisions on those records, all by indexed look-ups; never the whole queue or the whole log.
 """
 
+from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from catalogue.models import CatalogueRecord, ImageFile
@@ -50,19 +51,18 @@ def _standing(decisions):
 
 
 def _groups(records):
-    """{record: root} for every record of the record groups these records are in."""
-    masters, frontier = {}, set(records)
-    while frontier:  # up to the roots
+    """{record: root} for every record of the record groups these records are in: each round reads the
+    frontier's rows and the rows of the records under them in one statement, until every record found
+    has been read with its followers (its master among them: a record found under another has that
+    one as master). The records found by walking up to the roots and then down from them, one statement
+    fewer than the two walks apart (the default ordering, by collection name, left out: a join)."""
+    rows = CatalogueRecord.objects.order_by().values_list("pk", "master_id")
+    masters, read, frontier = {}, set(), set(records)
+    while frontier:
         for chunk in _chunks(frontier):
-            masters.update(CatalogueRecord.objects.filter(pk__in=chunk).values_list("pk", "master_id"))
-        frontier = {m for m in masters.values() if m is not None and m not in masters}
-    frontier = set(masters)
-    while frontier:  # down to every record under them
-        found = {}
-        for chunk in _chunks(frontier):
-            found.update(CatalogueRecord.objects.filter(master__in=chunk).values_list("pk", "master_id"))
-        frontier = set(found) - set(masters)
-        masters.update(found)
+            masters.update(rows.filter(Q(pk__in=chunk) | Q(master__in=chunk)))
+        read |= frontier
+        frontier = ({m for m in masters.values() if m is not None} | set(masters)) - read
     return {record: _root(record, masters) for record in masters}
 
 
@@ -77,24 +77,26 @@ def _root(record, masters):
 def _images(records):
     images = {}
     for chunk in _chunks(records):
-        images.update(ImageFile.objects.filter(record__in=chunk).values_list("pk", "record_id"))
+        images.update(ImageFile.objects.filter(record__in=chunk).order_by().values_list("pk", "record_id"))
     return images
 
 
 def _pairs_of(images):
-    """{pair: (record a, record b)} of every pair with an image among these."""
+    """{pair: (record a, record b)} of every pair with an image among these (either side, one statement:
+    a BitmapOr of the two sides' indexes)."""
     pairs = {}
     rows = CandidatePair.objects.values_list("pk", "image_a__record_id", "image_b__record_id")
     for chunk in _chunks(images):
-        for side in ("image_a__in", "image_b__in"):
-            pairs.update((pk, (a, b)) for pk, a, b in rows.filter(**{side: chunk}))
+        pairs.update((pk, (a, b)) for pk, a, b in rows.filter(Q(image_a__in=chunk) | Q(image_b__in=chunk)))
     return pairs
 
 
 class _Known:
     """The facts about some record groups, with what the reasons need to say them."""
 
-    def __init__(self, roots):
+    def __init__(self, roots, read=None):
+        """read: (records, {pair: (record a, record b)} of every pair with an image in them) already
+        found in this transaction (settle's), so that only the other records' pairs are looked up."""
         self.roots = roots
         records = list(roots)
         duplicates, links, self.said = [], {"related": [], "distinct": []}, {}
@@ -105,7 +107,11 @@ class _Known:
             ):
                 duplicates.append((pk, master, superseded))
                 self.said[pk] = ("duplicate", master, superseded)
-        pairs = _pairs_of(_images(records))
+        done, pairs = read if read is not None else ((), {})
+        pairs = dict(pairs)
+        rest = [record for record in records if record not in done]
+        if rest:
+            pairs.update(_pairs_of(_images(rest)))
         linking = _standing(Decision.objects.filter(kind__in=["related", "distinct"])).exclude(
             evidence__has_key=MARK
         )
@@ -187,7 +193,8 @@ def settle(records, pairs=None, exclude=()):
     decisions imply, and flag those whose decisions contradict each other (pairs: only these pair
     ids; exclude: never these). Inside the caller's transaction. Returns the decisions recorded."""
     roots = _groups(records)
-    candidates = _pairs_of(_images(roots)) if pairs is None else records_of(pairs)
+    read = (set(roots), _pairs_of(_images(roots))) if pairs is None else None
+    candidates = read[1] if pairs is None else records_of(pairs)
     candidates = {pk: ab for pk, ab in candidates.items() if pk not in set(exclude)}
     items = {}
     for chunk in _chunks(candidates):
@@ -201,7 +208,7 @@ def settle(records, pairs=None, exclude=()):
     others = {r for pk in items for r in candidates[pk]} - set(roots)
     if others:
         roots.update(_groups(others))
-    known = _Known(roots)
+    known = _Known(roots, read)
     recorded = []
     for pair, item in sorted(items.items()):
         x, y = candidates[pair]

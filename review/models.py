@@ -18,10 +18,27 @@ def lock_chain():
     """Take the decision chain's append lock at the start of a transaction that will record a decision,
     before any row lock: every such transaction then waits in one place, in one order, and two of them
     can never hold a row the other needs while waiting for the chain (the deadlock a load test found).
-    Re-entrant within a transaction; a no-op on SQLite, whose IMMEDIATE transactions serialise writers."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CHAIN_LOCK])
+    Re-entrant within a transaction, and a call while the transaction holds it already sends nothing (a
+    decision POST asked four times, a round trip each); a no-op on SQLite, whose IMMEDIATE transactions
+    serialise writers."""
+    if connection.vendor != "postgresql":
+        return
+    if connection.in_atomic_block and _chain_lock_held():
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CHAIN_LOCK])
+    if connection.in_atomic_block:
+        connection.on_commit(_chain_lock_taken)
+
+
+def _chain_lock_taken():
+    """The mark lock_chain leaves among the transaction's on-commit callbacks (it does nothing): Django
+    drops it exactly when PostgreSQL releases the lock, with the transaction's rollback or with the
+    rollback of the savepoint the lock was taken in, and keeps it through a released savepoint."""
+
+
+def _chain_lock_held():
+    return any(func is _chain_lock_taken for _sids, func, _robust in connection.run_on_commit)
 
 
 class AppendOnlyError(Exception):
