@@ -126,6 +126,20 @@ def merge_fields(master, superseded, fields):
     return merged
 
 
+def _known_collections(pair, rows):
+    """Give rows (the pair's records, read again) the collections already read with the pair (its
+    images', its records': the queue's reference check read them), so that the reference check here
+    reads none again."""
+    known = {}
+    for image in (pair.image_a, pair.image_b):
+        for obj in (image, image.record):
+            if type(obj)._meta.get_field("collection").is_cached(obj):
+                known[obj.collection_id] = obj.collection
+    for row in rows:
+        if row.collection_id in known:
+            row._state.fields_cache["collection"] = known[row.collection_id]
+
+
 @chain_transaction(savepoint=False)
 def decide_duplicate(
     pair,
@@ -154,6 +168,7 @@ def decide_duplicate(
     # decision (of the same verify batch, say) superseded one of them, and a stale master would make a
     # chain A <- B <- C instead of a flat group.
     fresh = {r.pk: r for r in touched}
+    _known_collections(pair, touched)
     master_record = fresh.get(master_record.pk, master_record)
     superseded = fresh.get(superseded.pk, superseded) if superseded is not None else None
     followers = list(CatalogueRecord.objects.filter(master__in=[r.pk for r in others]))
